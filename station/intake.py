@@ -1,0 +1,289 @@
+"""Order intake: the one way orders enter the station (hub commands, `station orders import`, the demo).
+
+Validates the wire shape of DESIGN §7.1 (a malformed order is refused naming the field at fault), is
+idempotent on (order_id, version), never rewrites an order a packer has started (unless only its header
+changed), and keeps a cancellation that arrived before its order so that the cancellation wins.
+"""
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from station.events import Actor, EventType, NewEvent
+from station.lifecycle import Action, Facts
+from station.model import Order, OrderLine, Role, Status
+from station.store import Store, Tx
+from station.transitions import apply_action
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
+
+
+class AddressIn(BaseModel):
+    """Recipient address (Chinese administrative levels)."""
+
+    province: str = Field(max_length=64)
+    city: str = Field(max_length=64)
+    district: str = Field("", max_length=64)
+    street: str = Field(max_length=256)
+
+
+class CustomerIn(BaseModel):
+    """The customer, as far as packing and priority need it."""
+
+    vip_level: Literal["S", "A", "B", "C"] | None = None
+    name: str = Field(max_length=128)
+    phone: str | None = Field(None, max_length=32)
+    address: AddressIn | None = None
+
+
+class LineIn(BaseModel):
+    """One order line on the wire."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    line_no: int = Field(ge=1, le=9999)
+    sku: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=256)
+    barcodes: list[str] = Field(min_length=1, max_length=32)
+    qty: int = Field(ge=1, le=9999)
+    serialized: bool = False
+    gift_for: int | None = Field(None, ge=1)
+
+    @field_validator("barcodes")
+    @classmethod
+    def _barcodes_printable(cls, value: list[str]) -> list[str]:
+        for code in value:
+            if not code or len(code) > 128 or not code.isprintable():
+                raise ValueError(f"barcode {code[:40]!r} must be 1-128 printable characters")
+        return value
+
+
+class OrderIn(BaseModel):
+    """An order as the hub sends it (DESIGN §7.1). Unknown fields are kept in the stored document."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    order_id: str
+    version: int = Field(ge=1)
+    channel: str | None = Field(None, max_length=32)
+    channel_order_no: str | None = Field(None, max_length=64)
+    ship_by: datetime | None = None
+    placed_at: datetime | None = None
+    customer: CustomerIn | None = None
+    amount: Decimal | None = Field(None, ge=0)
+    currency: str | None = Field(None, min_length=3, max_length=3)
+    notes: str | None = Field(None, max_length=1000)
+    tags: list[str] = Field(default_factory=list)
+    promo_ends_at: datetime | None = None
+    carrier: str | None = Field(None, max_length=16)
+    waybill_no: str | None = Field(None, max_length=64)
+    weight_g: int | None = Field(None, ge=0)
+    weight_tolerance_g: int | None = Field(None, ge=0)
+    lines: list[LineIn] = Field(min_length=1, max_length=500)
+
+    @field_validator("order_id")
+    @classmethod
+    def _order_id_shape(cls, value: str) -> str:
+        if not _ID.match(value):
+            raise ValueError("must be 1-64 characters: letters, digits and . _ : / - (starting with a letter or digit)")
+        return value
+
+    @field_validator("ship_by", "placed_at", "promo_ends_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("needs a UTC offset, e.g. 2026-02-05T18:00:00+08:00")
+        return value
+
+    @model_validator(mode="after")
+    def _lines_consistent(self) -> "OrderIn":
+        numbers = [ln.line_no for ln in self.lines]
+        if len(set(numbers)) != len(numbers):
+            raise ValueError("lines: line_no values must be unique")
+        mains = {ln.line_no for ln in self.lines if ln.gift_for is None}
+        for ln in self.lines:
+            if ln.gift_for is not None and ln.gift_for not in mains:
+                raise ValueError(
+                    f"lines: gift line {ln.line_no} refers to line {ln.gift_for}, which is not a main line"
+                )
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeResult:
+    """What intake did with one order document."""
+
+    result: Literal["created", "updated", "duplicate", "stale", "refused"]
+    order_id: str | None
+    reason: str | None = None
+    errors: list[str] = field(default_factory=list)
+    seq: int | None = None
+    status: Status | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True unless the document was refused."""
+        return self.result != "refused"
+
+
+def validation_errors(err: ValidationError) -> list[str]:
+    """Readable `field.path: message` lines."""
+    return [f"{'.'.join(str(p) for p in e['loc']) or '(document)'}: {e['msg']}" for e in err.errors()]
+
+
+def _to_order(doc: OrderIn, raw: Mapping[str, Any]) -> Order:
+    lines = [
+        OrderLine(ln.line_no, ln.sku, ln.name, tuple(ln.barcodes), ln.qty, ln.serialized, ln.gift_for)
+        for ln in sorted(doc.lines, key=lambda ln: ln.line_no)
+    ]
+    return Order(
+        order_id=doc.order_id,
+        hub_version=doc.version,
+        version=1,
+        status=Status.PENDING,
+        lines=lines,
+        carrier=doc.carrier.upper() if doc.carrier else None,
+        waybill_no=doc.waybill_no,
+        weight_g=doc.weight_g,
+        weight_tolerance_g=doc.weight_tolerance_g,
+        ship_by=doc.ship_by.isoformat() if doc.ship_by else None,
+        placed_at=doc.placed_at.isoformat() if doc.placed_at else None,
+        document=dict(raw),
+    )
+
+
+def _line_key(order: Order) -> list[tuple[Any, ...]]:
+    return [(ln.line_no, ln.sku, ln.barcodes, ln.qty, ln.serialized, ln.gift_for) for ln in order.lines]
+
+
+def intake_order(store: Store, raw: Mapping[str, Any], actor: Actor) -> IntakeResult:
+    """Validate and store one order document; every outcome but a duplicate or stale version is an event."""
+    order_id = raw.get("order_id") if isinstance(raw, Mapping) else None
+    order_ref = order_id if isinstance(order_id, str) and _ID.match(order_id) else None
+    try:
+        doc = OrderIn.model_validate(raw)
+    except ValidationError as err:
+        errors = validation_errors(err)
+        with store.transaction() as tx:
+            env = tx.append(
+                NewEvent(
+                    EventType.ORDER_REFUSED,
+                    actor,
+                    order_ref,
+                    {"reason": "invalid_order", "errors": errors[:20]},
+                )
+            )
+        return IntakeResult("refused", order_ref, "invalid_order", errors, env["seq"])
+    incoming = _to_order(doc, raw)
+    with store.transaction() as tx:
+        existing = tx.repo.order(doc.order_id)
+        if existing is None:
+            return _create(tx, incoming, actor)
+        return _update(tx, existing, incoming, actor)
+
+
+def _create(tx: Tx, order: Order, actor: Actor) -> IntakeResult:
+    now = tx.wall_now_ms()
+    tx.repo.insert_order(order, now)
+    env = tx.append(
+        NewEvent(
+            EventType.ORDER_RECEIVED,
+            actor,
+            order.order_id,
+            {"hub_version": order.hub_version, "lines": len(order.lines)},
+        )
+    )
+    cancellation = tx.repo.pending_cancellation(order.order_id)
+    if cancellation is None:
+        return IntakeResult("created", order.order_id, seq=env["seq"], status=order.status)
+    # The hub cancelled this order before we ever saw it: the cancellation wins.
+    facts = Facts(actor_role=Role.HUB, reason=cancellation["reason"])
+    applied = apply_action(
+        tx,
+        order,
+        Action.CANCEL,
+        facts,
+        actor,
+        data={"cancelled_before_arrival": True, "source": cancellation["source"]},
+    )
+    tx.repo.db.execute("DELETE FROM pending_cancellations WHERE order_id = ?", [order.order_id])
+    return IntakeResult("created", order.order_id, "cancelled_before_arrival", seq=applied.seq, status=order.status)
+
+
+def _update(tx: Tx, existing: Order, incoming: Order, actor: Actor) -> IntakeResult:
+    if incoming.hub_version == existing.hub_version:
+        return IntakeResult("duplicate", existing.order_id, status=existing.status)
+    if incoming.hub_version < existing.hub_version:
+        return IntakeResult("stale", existing.order_id, "stale_version", status=existing.status)
+    lines_changed = _line_key(incoming) != _line_key(existing)
+    refusal = None
+    if existing.status is Status.CANCELLED:
+        refusal = "order_cancelled"
+    elif lines_changed and existing.status not in (Status.PENDING, Status.ON_HOLD):
+        refusal = "order_in_progress"
+    if refusal is not None:
+        env = tx.append(
+            NewEvent(
+                EventType.ORDER_REFUSED,
+                actor,
+                existing.order_id,
+                {"reason": refusal, "hub_version": incoming.hub_version, "status": existing.status.value},
+            )
+        )
+        return IntakeResult("refused", existing.order_id, refusal, seq=env["seq"], status=existing.status)
+    incoming.status = existing.status
+    incoming.held_from = existing.held_from
+    incoming.bench_id = existing.bench_id
+    incoming.packed_by = existing.packed_by
+    incoming.measured_weight_g = existing.measured_weight_g
+    incoming.photo_ref = existing.photo_ref
+    incoming.version = existing.version + 1
+    if not lines_changed:
+        for new, old in zip(incoming.lines, existing.lines, strict=True):
+            new.verified = old.verified
+    else:
+        tx.repo.forget_units(existing.order_id)
+    tx.repo.replace_order(incoming, tx.wall_now_ms())
+    env = tx.append(
+        NewEvent(
+            EventType.ORDER_UPDATED,
+            actor,
+            existing.order_id,
+            {
+                "hub_version": incoming.hub_version,
+                "version": incoming.version,
+                "lines_changed": lines_changed,
+            },
+        )
+    )
+    return IntakeResult("updated", existing.order_id, seq=env["seq"], status=incoming.status)
+
+
+def cancel_order(store: Store, order_id: str, reason: str, actor: Actor) -> IntakeResult:
+    """The hub cancels an order: intercept it at its bench, or keep the cancellation until the order arrives."""
+    with store.transaction() as tx:
+        order = tx.repo.order(order_id)
+        if order is None:
+            tx.repo.record_pending_cancellation(order_id, reason, actor.id or actor.role, tx.wall_now_ms())
+            env = tx.append(NewEvent(EventType.CANCEL_RECORDED, actor, order_id, {"reason_text": reason}))
+            return IntakeResult("created", order_id, "cancel_recorded_before_order", seq=env["seq"])
+        benches = tx.repo.bench_ids_with_order(order_id)
+        on_bench = order.status in (Status.PACKING, Status.PACKED, Status.LABELED)
+        data: dict[str, Any] = {"interception": on_bench}
+        if on_bench and benches:
+            data["bench"] = benches[0]
+            data["verified"] = {str(ln.line_no): ln.verified for ln in order.lines if ln.verified}
+        applied = apply_action(tx, order, Action.CANCEL, Facts(actor_role=Role.HUB, reason=reason), actor, data=data)
+        if applied.refusal is not None:
+            return IntakeResult("refused", order_id, applied.refusal, seq=applied.seq, status=order.status)
+        for bench_id in benches:
+            bench = tx.repo.bench(bench_id)
+            bench.order_id = None
+            bench.qty_next = None
+            tx.repo.save_bench(bench)
+        return IntakeResult("updated", order_id, seq=applied.seq, status=order.status)

@@ -1,0 +1,146 @@
+"""Versioned schema migrations, tracked in `PRAGMA user_version`.
+
+Append new migrations; never edit a released one. Each runs in its own transaction with the version bump.
+"""
+
+import sqlite3
+
+from station.model import Role, Status
+
+_STATUSES = ", ".join(f"'{s.value}'" for s in Status)
+_ROLES = ", ".join(f"'{r.value}'" for r in (Role.PACKER, Role.SUPERVISOR))
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the first schema
+    f"""
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY,
+        event_id TEXT NOT NULL UNIQUE,
+        stream_epoch TEXT NOT NULL,
+        type TEXT NOT NULL,
+        order_id TEXT,
+        actor TEXT NOT NULL,
+        at_ms INTEGER NOT NULL,
+        at_counter INTEGER NOT NULL,
+        wall_raw INTEGER NOT NULL,
+        boot_id TEXT NOT NULL,
+        clock_synced INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        acked INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX events_by_order ON events(order_id, seq);
+    CREATE INDEX events_unacked ON events(seq) WHERE acked = 0;
+    CREATE TABLE orders (
+        order_id TEXT PRIMARY KEY,
+        hub_version INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ({_STATUSES})),
+        held_from TEXT CHECK (held_from IS NULL OR held_from IN ({_STATUSES})),
+        bench_id TEXT,
+        packed_by TEXT,
+        carrier TEXT,
+        waybill_no TEXT,
+        weight_g INTEGER,
+        weight_tolerance_g INTEGER,
+        measured_weight_g INTEGER,
+        photo_ref TEXT,
+        ship_by TEXT,
+        placed_at TEXT,
+        document TEXT NOT NULL,
+        received_at_ms INTEGER NOT NULL,
+        updated_at_ms INTEGER NOT NULL
+    );
+    CREATE INDEX orders_by_waybill ON orders(waybill_no);
+    CREATE INDEX orders_by_status ON orders(status);
+    CREATE TABLE order_lines (
+        order_id TEXT NOT NULL REFERENCES orders(order_id) ON DELETE CASCADE,
+        line_no INTEGER NOT NULL,
+        sku TEXT NOT NULL,
+        name TEXT NOT NULL,
+        barcodes TEXT NOT NULL,
+        qty INTEGER NOT NULL CHECK (qty > 0),
+        serialized INTEGER NOT NULL,
+        gift_for INTEGER,
+        verified INTEGER NOT NULL DEFAULT 0 CHECK (verified >= 0 AND verified <= qty),
+        PRIMARY KEY (order_id, line_no)
+    );
+    CREATE TABLE verified_units (
+        order_id TEXT NOT NULL REFERENCES orders(order_id) ON DELETE CASCADE,
+        unit_key TEXT NOT NULL,
+        line_no INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (order_id, unit_key)
+    );
+    CREATE TABLE pending_cancellations (
+        order_id TEXT PRIMARY KEY,
+        reason TEXT NOT NULL,
+        source TEXT NOT NULL,
+        recorded_at_ms INTEGER NOT NULL
+    );
+    CREATE TABLE operators (
+        badge TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ({_ROLES})),
+        active INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE TABLE benches (
+        bench_id TEXT PRIMARY KEY,
+        operator_badge TEXT,
+        operator_role TEXT,
+        last_activity_ms INTEGER NOT NULL DEFAULT 0,
+        order_id TEXT,
+        qty_next INTEGER,
+        reopen_requested_ms INTEGER,
+        batch_id TEXT
+    );
+    CREATE TABLE carrier_batches (
+        batch_id TEXT PRIMARY KEY,
+        carrier TEXT NOT NULL,
+        bench_id TEXT NOT NULL,
+        opened_at_ms INTEGER NOT NULL,
+        closed_at_ms INTEGER
+    );
+    CREATE TABLE batch_orders (
+        batch_id TEXT NOT NULL REFERENCES carrier_batches(batch_id),
+        order_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (batch_id, order_id)
+    );
+    """,
+)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The schema version recorded in the file."""
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection) -> list[int]:
+    """Bring the schema up to date; return the versions applied. The connection must be in autocommit mode."""
+    current = schema_version(conn)
+    if current > len(MIGRATIONS):
+        raise RuntimeError(
+            f"database schema version {current} is newer than this software knows ({len(MIGRATIONS)}); "
+            "upgrade the station software instead of downgrading"
+        )
+    applied = []
+    for version in range(current + 1, len(MIGRATIONS) + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _split(MIGRATIONS[version - 1]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        applied.append(version)
+    return applied
+
+
+def _split(script: str) -> list[str]:
+    # executescript() would COMMIT behind our back; run statement by statement inside our transaction.
+    return [s.strip() for s in script.split(";") if s.strip()]

@@ -1,0 +1,255 @@
+"""Reading and writing the domain objects. Writes must happen inside a `Tx` (the store's single writer)."""
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import sqlite_utils
+
+from station.model import Bench, CarrierBatch, Operator, Order, OrderLine, Role, Status
+
+
+def _lines_from_rows(rows: Iterator[dict[str, Any]]) -> list[OrderLine]:
+    return [
+        OrderLine(
+            line_no=r["line_no"],
+            sku=r["sku"],
+            name=r["name"],
+            barcodes=tuple(json.loads(r["barcodes"])),
+            qty=r["qty"],
+            serialized=bool(r["serialized"]),
+            gift_for=r["gift_for"],
+            verified=r["verified"],
+        )
+        for r in rows
+    ]
+
+
+class Repository:
+    """Typed access to the tables, over one sqlite-utils `Database`."""
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+
+    # -- orders -------------------------------------------------------------------------------------------
+    def order(self, order_id: str) -> Order | None:
+        """The order with its lines, or None."""
+        row = next(self.db.query("SELECT * FROM orders WHERE order_id = ?", [order_id]), None)
+        if row is None:
+            return None
+        lines = _lines_from_rows(
+            self.db.query("SELECT * FROM order_lines WHERE order_id = ? ORDER BY line_no", [order_id])
+        )
+        return Order(
+            order_id=row["order_id"],
+            hub_version=row["hub_version"],
+            version=row["version"],
+            status=Status(row["status"]),
+            lines=lines,
+            carrier=row["carrier"],
+            waybill_no=row["waybill_no"],
+            weight_g=row["weight_g"],
+            weight_tolerance_g=row["weight_tolerance_g"],
+            ship_by=row["ship_by"],
+            placed_at=row["placed_at"],
+            held_from=Status(row["held_from"]) if row["held_from"] else None,
+            bench_id=row["bench_id"],
+            packed_by=row["packed_by"],
+            measured_weight_g=row["measured_weight_g"],
+            photo_ref=row["photo_ref"],
+            document=json.loads(row["document"]),
+        )
+
+    def order_id_by_waybill(self, waybill_no: str) -> str | None:
+        """The order a waybill number belongs to."""
+        row = next(self.db.query("SELECT order_id FROM orders WHERE waybill_no = ? LIMIT 1", [waybill_no]), None)
+        return None if row is None else str(row["order_id"])
+
+    def orders_with_barcode(self, code: str) -> bool:
+        """True if any order line lists this barcode (used to tell an item from an unknown code)."""
+        pattern = json.dumps(code)
+        row = next(
+            self.db.query("SELECT 1 AS hit FROM order_lines WHERE instr(barcodes, ?) > 0 LIMIT 1", [pattern]),
+            None,
+        )
+        return row is not None
+
+    def insert_order(self, order: Order, now_ms: int) -> None:
+        """Create an order and its lines."""
+        self.db.table("orders").insert(self._order_row(order, now_ms) | {"received_at_ms": now_ms})
+        self._insert_lines(order)
+
+    def replace_order(self, order: Order, now_ms: int) -> None:
+        """Overwrite an order's header and lines (a newer hub version of a not-yet-started order)."""
+        self.db.table("orders").update(order.order_id, self._order_row(order, now_ms))
+        self.db.execute("DELETE FROM order_lines WHERE order_id = ?", [order.order_id])
+        self._insert_lines(order)
+
+    def save_order_state(self, order: Order, now_ms: int) -> None:
+        """Persist status, bench, evidence and verified counts; the caller has already bumped `version`."""
+        self.db.execute(
+            "UPDATE orders SET version = ?, status = ?, held_from = ?, bench_id = ?, packed_by = ?, "
+            "measured_weight_g = ?, photo_ref = ?, updated_at_ms = ? WHERE order_id = ?",
+            [
+                order.version,
+                order.status.value,
+                order.held_from.value if order.held_from else None,
+                order.bench_id,
+                order.packed_by,
+                order.measured_weight_g,
+                order.photo_ref,
+                now_ms,
+                order.order_id,
+            ],
+        )
+        for line in order.lines:
+            self.db.execute(
+                "UPDATE order_lines SET verified = ? WHERE order_id = ? AND line_no = ? AND verified != ?",
+                [line.verified, order.order_id, line.line_no, line.verified],
+            )
+
+    @staticmethod
+    def _order_row(order: Order, now_ms: int) -> dict[str, Any]:
+        return {
+            "order_id": order.order_id,
+            "hub_version": order.hub_version,
+            "version": order.version,
+            "status": order.status.value,
+            "held_from": order.held_from.value if order.held_from else None,
+            "bench_id": order.bench_id,
+            "packed_by": order.packed_by,
+            "carrier": order.carrier,
+            "waybill_no": order.waybill_no,
+            "weight_g": order.weight_g,
+            "weight_tolerance_g": order.weight_tolerance_g,
+            "measured_weight_g": order.measured_weight_g,
+            "photo_ref": order.photo_ref,
+            "ship_by": order.ship_by,
+            "placed_at": order.placed_at,
+            "document": json.dumps(order.document, ensure_ascii=False, sort_keys=True),
+            "updated_at_ms": now_ms,
+        }
+
+    def _insert_lines(self, order: Order) -> None:
+        self.db.table("order_lines").insert_all(
+            {
+                "order_id": order.order_id,
+                "line_no": ln.line_no,
+                "sku": ln.sku,
+                "name": ln.name,
+                "barcodes": json.dumps(list(ln.barcodes), ensure_ascii=False),
+                "qty": ln.qty,
+                "serialized": int(ln.serialized),
+                "gift_for": ln.gift_for,
+                "verified": ln.verified,
+            }
+            for ln in order.lines
+        )
+
+    # -- serialised units -----------------------------------------------------------------------------------
+    def unit_seen(self, order_id: str, unit_key: str) -> bool:
+        """True if this unit (GTIN + serial, or a per-unit code) was already verified into the order."""
+        sql = "SELECT 1 AS hit FROM verified_units WHERE order_id = ? AND unit_key = ?"
+        return next(self.db.query(sql, [order_id, unit_key]), None) is not None
+
+    def record_unit(self, order_id: str, unit_key: str, line_no: int, seq: int) -> None:
+        """Remember a verified unit so the same unit cannot count twice."""
+        row = {"order_id": order_id, "unit_key": unit_key, "line_no": line_no, "seq": seq}
+        self.db.table("verified_units").insert(row)
+
+    def forget_units(self, order_id: str) -> int:
+        """Drop the verified units of an order (its items went back to the shelf); return how many."""
+        return int(self.db.execute("DELETE FROM verified_units WHERE order_id = ?", [order_id]).rowcount)
+
+    # -- cancellations that arrived before their order ------------------------------------------------------
+    def pending_cancellation(self, order_id: str) -> dict[str, Any] | None:
+        """A cancellation recorded for an order the station has not received yet."""
+        return next(self.db.query("SELECT * FROM pending_cancellations WHERE order_id = ?", [order_id]), None)
+
+    def record_pending_cancellation(self, order_id: str, reason: str, source: str, now_ms: int) -> None:
+        """Keep a cancellation for an order not yet received, so that it wins when the order arrives."""
+        self.db.table("pending_cancellations").upsert(
+            {"order_id": order_id, "reason": reason, "source": source, "recorded_at_ms": now_ms},
+            pk="order_id",
+        )
+
+    # -- operators ------------------------------------------------------------------------------------------
+    def operator(self, badge: str) -> Operator | None:
+        """The operator with this badge, active or not."""
+        row = next(self.db.query("SELECT * FROM operators WHERE badge = ?", [badge]), None)
+        if row is None:
+            return None
+        return Operator(row["badge"], row["name"], Role(row["role"]), bool(row["active"]))
+
+    def upsert_operator(self, op: Operator) -> None:
+        """Add or update an operator."""
+        self.db.table("operators").upsert(
+            {"badge": op.badge, "name": op.name, "role": op.role.value, "active": int(op.active)}, pk="badge"
+        )
+
+    # -- benches --------------------------------------------------------------------------------------------
+    def bench(self, bench_id: str) -> Bench:
+        """The bench's persisted state (a new, idle bench if never seen)."""
+        row = next(self.db.query("SELECT * FROM benches WHERE bench_id = ?", [bench_id]), None)
+        if row is None:
+            return Bench(bench_id)
+        return Bench(
+            bench_id=row["bench_id"],
+            operator_badge=row["operator_badge"],
+            operator_role=Role(row["operator_role"]) if row["operator_role"] else None,
+            last_activity_ms=row["last_activity_ms"],
+            order_id=row["order_id"],
+            qty_next=row["qty_next"],
+            reopen_requested_ms=row["reopen_requested_ms"],
+            batch_id=row["batch_id"],
+        )
+
+    def bench_ids_with_order(self, order_id: str) -> list[str]:
+        """Benches that currently show this order."""
+        return [r["bench_id"] for r in self.db.query("SELECT bench_id FROM benches WHERE order_id = ?", [order_id])]
+
+    def save_bench(self, bench: Bench) -> None:
+        """Persist a bench's state."""
+        self.db.table("benches").upsert(
+            {
+                "bench_id": bench.bench_id,
+                "operator_badge": bench.operator_badge,
+                "operator_role": bench.operator_role.value if bench.operator_role else None,
+                "last_activity_ms": bench.last_activity_ms,
+                "order_id": bench.order_id,
+                "qty_next": bench.qty_next,
+                "reopen_requested_ms": bench.reopen_requested_ms,
+                "batch_id": bench.batch_id,
+            },
+            pk="bench_id",
+        )
+
+    # -- carrier batches ------------------------------------------------------------------------------------
+    def batch(self, batch_id: str) -> CarrierBatch | None:
+        """A carrier batch by id."""
+        row = next(self.db.query("SELECT * FROM carrier_batches WHERE batch_id = ?", [batch_id]), None)
+        if row is None:
+            return None
+        return CarrierBatch(row["batch_id"], row["carrier"], row["bench_id"], row["opened_at_ms"], row["closed_at_ms"])
+
+    def insert_batch(self, batch: CarrierBatch) -> None:
+        """Open a carrier batch."""
+        self.db.table("carrier_batches").insert(
+            {
+                "batch_id": batch.batch_id,
+                "carrier": batch.carrier,
+                "bench_id": batch.bench_id,
+                "opened_at_ms": batch.opened_at_ms,
+                "closed_at_ms": batch.closed_at_ms,
+            }
+        )
+
+    def close_batch(self, batch_id: str, now_ms: int) -> int:
+        """Close a batch; return how many orders it holds."""
+        self.db.execute("UPDATE carrier_batches SET closed_at_ms = ? WHERE batch_id = ?", [now_ms, batch_id])
+        row = next(self.db.query("SELECT count(*) AS n FROM batch_orders WHERE batch_id = ?", [batch_id]))
+        return int(row["n"])
+
+    def add_to_batch(self, batch_id: str, order_id: str, seq: int) -> None:
+        """Record an order handed over in a batch."""
+        self.db.table("batch_orders").insert({"batch_id": batch_id, "order_id": order_id, "seq": seq})

@@ -1,0 +1,263 @@
+"""The Store: the single writer of the station's database and the source of event sequence numbers.
+
+A `Tx` (from `Store.transaction()`) is the only way to write. Each event appended in it gets the next
+gapless `seq`, a UUIDv7, the next hybrid-logical-clock value and its place in the hash chain; the clock's
+last value is persisted in the same transaction. Subscribers hear about events only after COMMIT returns,
+so nothing is shown to a packer that a power cut could take back.
+"""
+
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from station.clock import Hlc, HybridLogicalClock, SyncState, WallClockMs, read_boot_id, system_wall_ms
+from station.events import SYSTEM, EventType, NewEvent, event_hash, genesis_hash
+from station.ids import uuid7
+from station.store.database import RecoveryReport, open_checked
+from station.store.migrations import migrate
+from station.store.repository import Repository
+
+logger = logging.getLogger(__name__)
+
+Subscriber = Callable[[list[dict[str, Any]]], None]
+
+
+def envelope_from_row(row: dict[str, Any]) -> dict[str, Any]:
+    """Rebuild the wire envelope of an event from its database row."""
+    return {
+        "seq": row["seq"],
+        "event_id": row["event_id"],
+        "stream_epoch": row["stream_epoch"],
+        "type": row["type"],
+        "order_id": row["order_id"],
+        "actor": json.loads(row["actor"]),
+        "at": {"ms": row["at_ms"], "counter": row["at_counter"]},
+        "wall_raw": row["wall_raw"],
+        "boot_id": row["boot_id"],
+        "clock_synced": bool(row["clock_synced"]),
+        "data": json.loads(row["data"]),
+        "prev_hash": row["prev_hash"],
+        "hash": row["hash"],
+    }
+
+
+class Tx:
+    """One write transaction: the repository plus `append()` for events."""
+
+    def __init__(self, store: "Store") -> None:
+        self._store = store
+        self.repo = Repository(store.db)
+        self.events: list[dict[str, Any]] = []
+        last = next(store.db.query("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"), None)
+        self._last_seq: int = last["seq"] if last else 0
+        self._last_hash: str = last["hash"] if last else genesis_hash(store.stream_epoch)
+        self.now_ms: int = store.clock.last.ms
+
+    def append(self, event: NewEvent) -> dict[str, Any]:
+        """Append an event; return its envelope (with `seq`)."""
+        hlc, wall = self._store.clock.tick()
+        self.now_ms = hlc.ms
+        envelope: dict[str, Any] = {
+            "seq": self._last_seq + 1,
+            "event_id": str(uuid7(hlc.ms)),
+            "stream_epoch": self._store.stream_epoch,
+            "type": event.type,
+            "order_id": event.order_id,
+            "actor": event.actor.as_dict(),
+            "at": hlc.as_dict(),
+            "wall_raw": wall,
+            "boot_id": self._store.boot_id,
+            "clock_synced": self._store.sync_state.is_synced(),
+            "data": dict(event.data),
+            "prev_hash": self._last_hash,
+        }
+        envelope["hash"] = event_hash(envelope)
+        self._store.db.execute(
+            "INSERT INTO events (seq, event_id, stream_epoch, type, order_id, actor, at_ms, at_counter, wall_raw, "
+            "boot_id, clock_synced, data, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                envelope["seq"],
+                envelope["event_id"],
+                envelope["stream_epoch"],
+                envelope["type"],
+                envelope["order_id"],
+                json.dumps(envelope["actor"], sort_keys=True),
+                hlc.ms,
+                hlc.counter,
+                wall,
+                envelope["boot_id"],
+                int(envelope["clock_synced"]),
+                json.dumps(envelope["data"], sort_keys=True, ensure_ascii=False),
+                envelope["prev_hash"],
+                envelope["hash"],
+            ],
+        )
+        self._last_seq += 1
+        self._last_hash = envelope["hash"]
+        self.events.append(envelope)
+        return envelope
+
+    def wall_now_ms(self) -> int:
+        """The clock's time for decisions inside this transaction (idle lock, windows), never going back."""
+        hlc = self._store.clock.last
+        return max(hlc.ms, self._store.wall_ms())
+
+
+class Store:
+    """Owns the database file. Create with `Store.open(path)`; use from one writer at a time."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        path: Path,
+        recovered: RecoveryReport | None,
+        wall_ms: WallClockMs,
+        sync_state: SyncState,
+        boot_id: str,
+    ) -> None:
+        self.path = path
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+        self.recovered = recovered
+        self.wall_ms = wall_ms
+        self.sync_state = sync_state
+        self.boot_id = boot_id
+        self._lock = threading.RLock()
+        self._subscribers: list[Subscriber] = []
+        meta = {r["key"]: r["value"] for r in self.db.query("SELECT key, value FROM meta")}
+        self.stream_epoch: str = meta["stream_epoch"]
+        ms, counter = (int(x) for x in meta["hlc"].split(":"))
+        self.clock = HybridLogicalClock(wall_ms, Hlc(ms, counter))
+
+    @classmethod
+    def open(
+        cls,
+        path: Path,
+        *,
+        wall_ms: WallClockMs = system_wall_ms,
+        sync_state: SyncState | None = None,
+        boot_id: str | None = None,
+    ) -> "Store":
+        """Open (creating or recovering) the database at `path`, migrated to the current schema."""
+        conn, recovered = open_checked(path)
+        try:
+            applied = migrate(conn)
+            if applied:
+                logger.info("database %s migrated to schema %s", path, applied[-1])
+            if conn.execute("SELECT count(*) FROM meta WHERE key = 'stream_epoch'").fetchone()[0] == 0:
+                epoch = str(uuid7())
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("INSERT INTO meta (key, value) VALUES ('stream_epoch', ?), ('hlc', '0:0')", [epoch])
+                conn.execute("COMMIT")
+                logger.info("new event stream, epoch %s", epoch)
+        except BaseException:
+            conn.close()
+            raise
+        store = cls(
+            conn,
+            path=path,
+            recovered=recovered,
+            wall_ms=wall_ms,
+            sync_state=sync_state or SyncState(),
+            boot_id=read_boot_id() if boot_id is None else boot_id,
+        )
+        if recovered is not None:
+            with store.transaction() as tx:
+                tx.append(
+                    NewEvent(
+                        EventType.ALERT_RAISED,
+                        SYSTEM,
+                        data={
+                            "alert": "database_corrupt",
+                            "moved_to": str(recovered.moved_to),
+                            "detail": recovered.detail[:500],
+                        },
+                    )
+                )
+        return store
+
+    def close(self) -> None:
+        """Close the database (the WAL is checkpointed by SQLite)."""
+        with self._lock:
+            self.conn.close()
+
+    def subscribe(self, callback: Subscriber) -> None:
+        """Call `callback(events)` after every commit that appended events. Callbacks must not block."""
+        self._subscribers.append(callback)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        """A write transaction; commits on normal exit, rolls back on any exception."""
+        with self._lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                tx = Tx(self)
+                yield tx
+                if tx.events:
+                    last = self.clock.last
+                    self.conn.execute("UPDATE meta SET value = ? WHERE key = 'hlc'", [f"{last.ms}:{last.counter}"])
+                self.conn.execute("COMMIT")
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+        for callback in self._subscribers:
+            try:
+                callback(tx.events)
+            except Exception:
+                logger.exception("event subscriber %r failed", callback)
+
+    @contextmanager
+    def reading(self) -> Iterator[Repository]:
+        """Consistent reads through the repository (serialised with writes on this connection)."""
+        with self._lock:
+            yield Repository(self.db)
+
+    # -- the outbox (narrow interface for the sync agent) ---------------------------------------------------
+    def events_from(self, first_seq: int, limit: int = 1000) -> list[dict[str, Any]]:
+        """Event envelopes with seq >= first_seq, in seq order."""
+        with self._lock:
+            rows = self.db.query("SELECT * FROM events WHERE seq >= ? ORDER BY seq LIMIT ?", [first_seq, limit])
+            return [envelope_from_row(r) for r in rows]
+
+    def events_for_order(self, order_id: str) -> list[dict[str, Any]]:
+        """An order's timeline, in seq order."""
+        with self._lock:
+            rows = self.db.query("SELECT * FROM events WHERE order_id = ? ORDER BY seq", [order_id])
+            return [envelope_from_row(r) for r in rows]
+
+    def unacked(self, limit: int = 1000) -> list[dict[str, Any]]:
+        """The oldest events the hub has not acknowledged yet."""
+        with self._lock:
+            rows = self.db.query("SELECT * FROM events WHERE acked = 0 ORDER BY seq LIMIT ?", [limit])
+            return [envelope_from_row(r) for r in rows]
+
+    def mark_acked(self, through_seq: int) -> int:
+        """The hub committed every event up to `through_seq`; return how many rows changed."""
+        with self._lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                cur = self.conn.execute("UPDATE events SET acked = 1 WHERE acked = 0 AND seq <= ?", [through_seq])
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            return int(cur.rowcount)
+
+    def backlog(self) -> int:
+        """How many events wait for the hub's acknowledgement."""
+        with self._lock:
+            return int(self.conn.execute("SELECT count(*) FROM events WHERE acked = 0").fetchone()[0])
+
+    def last_seq(self) -> int:
+        """The highest seq in the stream (0 when empty)."""
+        with self._lock:
+            return int(self.conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])

@@ -1,0 +1,57 @@
+"""Matching a scanned item code to an order line.
+
+A line lists the barcodes it accepts: GTINs (compared as 14-digit GTINs, so an EAN-13 on the order matches
+the GS1 AI 01 form on the box), internal codes (compared exactly), and per-unit code prefixes written with
+a trailing `*` (e.g. `FEEDER-PRO-SN*`), where the full scanned code identifies one unit.
+"""
+
+from dataclasses import dataclass
+
+from station.model import Order, OrderLine
+from station.scan import ItemCode
+
+_GTIN_LENGTHS = (8, 12, 13, 14)
+
+
+def as_gtin14(code: str) -> str | None:
+    """A digit string of GTIN length, left-padded to 14 digits (no check-digit test: the order is trusted)."""
+    if code.isascii() and code.isdigit() and len(code) in _GTIN_LENGTHS:
+        return code.zfill(14)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class LineMatch:
+    """The line a scan belongs to, and the unit key when the scan identifies one unit."""
+
+    line: OrderLine
+    unit_key: str | None
+
+
+def _accepts(line: OrderLine, item: ItemCode) -> tuple[bool, str | None]:
+    for barcode in line.barcodes:
+        if barcode.endswith("*"):
+            prefix = barcode[:-1]
+            if prefix and item.code.startswith(prefix) and len(item.code) > len(prefix):
+                return True, item.code
+            continue
+        gtin = as_gtin14(barcode)
+        if (gtin is not None and gtin == item.gtin14) or barcode == item.code:
+            return True, None
+    return False, None
+
+
+def match_line(order: Order, item: ItemCode) -> LineMatch | None:
+    """The line this item belongs to: the first accepting line with units left, else the first accepting line."""
+    candidates: list[LineMatch] = []
+    for line in order.lines:
+        ok, unit_code = _accepts(line, item)
+        if ok:
+            unit_key = unit_code
+            if item.serial:
+                unit_key = f"{item.gtin14 or item.code}/{item.serial}"
+            candidates.append(LineMatch(line, unit_key))
+    for candidate in candidates:
+        if candidate.line.remaining > 0:
+            return candidate
+    return candidates[0] if candidates else None

@@ -1,0 +1,125 @@
+"""The store: durability pragmas, migrations, epochs, corruption recovery, gapless seq and the hash chain."""
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from station.events import SYSTEM, EventType, NewEvent, verify_chain
+from station.store import Store
+from station.store.migrations import MIGRATIONS
+
+
+def _append(store: Store, n: int) -> list[int]:
+    seqs = []
+    for i in range(n):
+        with store.transaction() as tx:
+            seqs.append(tx.append(NewEvent("test.event", SYSTEM, None, {"i": i}))["seq"])
+    return seqs
+
+
+def test_pragmas_are_the_durable_ones(store: Store) -> None:
+    conn = store.conn
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] > 0
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+
+
+def test_epoch_and_seq_survive_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    first = Store.open(path, boot_id="b1")
+    epoch = first.stream_epoch
+    assert _append(first, 3) == [1, 2, 3]
+    first.close()
+    second = Store.open(path, boot_id="b2")
+    assert second.stream_epoch == epoch
+    assert _append(second, 2) == [4, 5]
+    report = verify_chain(second.events_from(1), epoch)
+    assert report.ok, report
+    assert report.events == 5
+    second.close()
+
+
+def test_rolled_back_transaction_leaves_no_gap(store: Store) -> None:
+    _append(store, 2)
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.append(NewEvent("test.event", SYSTEM))
+        raise RuntimeError("boom")
+    assert _append(store, 1) == [3]
+    assert verify_chain(store.events_from(1), store.stream_epoch).ok
+
+
+def test_tampering_is_detected(store: Store) -> None:
+    _append(store, 5)
+    store.conn.execute("UPDATE events SET data = ? WHERE seq = 3", ['{"i": 99}'])
+    report = verify_chain(store.events_from(1), store.stream_epoch)
+    assert not report.ok
+    assert report.first_bad_seq == 3
+    assert report.problem == "hash_mismatch"
+
+
+def test_deleted_event_is_a_gap(store: Store) -> None:
+    _append(store, 5)
+    store.conn.execute("DELETE FROM events WHERE seq = 2")
+    report = verify_chain(store.events_from(1), store.stream_epoch)
+    assert not report.ok
+    assert report.gaps == ((2, 2),)
+
+
+def test_recomputed_hash_still_breaks_the_link(store: Store) -> None:
+    """An attacker who rewrites an event and its own hash still breaks the next event's link."""
+    _append(store, 4)
+    env = store.events_from(2, 1)[0]
+    env["data"] = {"i": 42}
+    from station.events import event_hash
+
+    forged = event_hash(env)
+    store.conn.execute("UPDATE events SET data = ?, hash = ? WHERE seq = 2", ['{"i": 42}', forged])
+    report = verify_chain(store.events_from(1), store.stream_epoch)
+    assert report.first_bad_seq == 3
+    assert report.problem == "broken_link"
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated_page"])
+def test_corrupt_database_is_moved_aside_and_alerted(tmp_path: Path, damage: str) -> None:
+    path = tmp_path / "station.db"
+    store = Store.open(path)
+    _append(store, 50)
+    old_epoch = store.stream_epoch
+    store.close()
+    raw = path.read_bytes()
+    if damage == "garbage":
+        path.write_bytes(b"this is not a database at all" * 200)
+    else:
+        # Keep the header, scribble over the b-tree pages.
+        path.write_bytes(raw[:100] + b"\xff" * (len(raw) - 100))
+    recovered = Store.open(path)
+    assert recovered.recovered is not None
+    assert recovered.recovered.moved_to.exists()
+    assert recovered.recovered.moved_to.name.startswith("station.db.corrupt-")
+    assert recovered.stream_epoch != old_epoch
+    events = recovered.events_from(1)
+    assert [e["type"] for e in events] == [EventType.ALERT_RAISED]
+    assert events[0]["data"]["alert"] == "database_corrupt"
+    assert verify_chain(events, recovered.stream_epoch).ok
+    recovered.close()
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "station.db"
+    Store.open(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    conn.close()
+    with pytest.raises(RuntimeError, match="newer than this software"):
+        Store.open(path)
+
+
+def test_ack_moves_the_backlog(store: Store) -> None:
+    _append(store, 10)
+    assert store.backlog() == 10
+    assert store.mark_acked(6) == 6
+    assert [e["seq"] for e in store.unacked()] == [7, 8, 9, 10]
+    assert store.mark_acked(6) == 0  # idempotent
