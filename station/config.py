@@ -8,6 +8,7 @@ Environment overrides use `__` between levels: `STATION_WORKFLOW__IDLE_LOCK_S=60
 `STATION_CONFIG` names the file and `STATION_DATA` the data directory.
 """
 
+import json
 import os
 import tomllib
 from pathlib import Path
@@ -42,7 +43,7 @@ class StationSection(BaseModel):
     site: str = Field("WH1", description="Warehouse site code; part of MQTT topics (wh/v1/{site}/{station}).")
     station_id: str = Field("ST01", description="This station's id, unique within the site.")
     data_dir: Path = Field(
-        default_factory=lambda: Path(os.environ.get("STATION_DATA", "station-data")),
+        Path("station-data"),
         description="Directory for the database, clips and logs (default ./station-data or $STATION_DATA).",
     )
 
@@ -72,18 +73,57 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Environment over file over defaults; no dotenv or secrets directory."""
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+        environ: dict[str, str] = settings_cls.model_config.get("environ", {})  # type: ignore[assignment]
+        return (init_settings, _EnvironSource(settings_cls, environ), TomlConfigSettingsSource(settings_cls))
+
+
+class _EnvironSource(PydanticBaseSettingsSource):
+    """`STATION_SECTION__KEY=value` from an explicit mapping (so tests and tools need not touch os.environ).
+
+    Values that look like JSON arrays or objects are decoded, for list and table keys.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: dict[str, str]) -> None:
+        super().__init__(settings_cls)
+        self._environ = environ
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: `__call__` builds the whole mapping at once."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        """The nested mapping of every config key set in the environment."""
+        out: dict[str, Any] = {}
+        if self._environ.get("STATION_DATA"):
+            out["station"] = {"data_dir": self._environ["STATION_DATA"]}
+        for name, raw in self._environ.items():
+            if not name.startswith(ENV_PREFIX) or name in _NON_KEY_ENV or "__" not in name:
+                continue
+            section, key = name[len(ENV_PREFIX) :].lower().split("__", 1)
+            value: Any = raw
+            if raw.lstrip().startswith(("[", "{")):
+                try:
+                    value = json.loads(raw)
+                except json.JSONDecodeError:
+                    value = raw
+            out.setdefault(section, {})[key] = value
+        return out
 
 
 def _check_environment(environ: dict[str, str]) -> list[str]:
-    sections = set(Settings.model_fields)
     problems = []
     for name in sorted(environ):
         if not name.startswith(ENV_PREFIX) or name in _NON_KEY_ENV:
             continue
-        head = name[len(ENV_PREFIX) :].split("__", 1)[0].lower()
-        if head not in sections:
-            problems.append(f"{name}: unknown key (environment); known sections: {', '.join(sorted(sections))}")
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
+        section_field = Settings.model_fields.get(section)
+        if section_field is None or not key:
+            known = ", ".join(Settings.model_fields)
+            problems.append(f"{name}: unknown key '{section}' (environment); sections: {known}")
+            continue
+        model = section_field.annotation
+        if isinstance(model, type) and issubclass(model, BaseModel) and key not in model.model_fields:
+            problems.append(f"{name}: unknown key '{section}.{key}' (environment)")
     return problems
 
 
@@ -114,7 +154,8 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
             raise ConfigError(f"{path}: not valid TOML: {err}") from err
     if problems:
         raise ConfigError("\n".join(problems))
-    settings_cls = type("_FileSettings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": path}})
+    config = {**Settings.model_config, "toml_file": path, "environ": env}
+    settings_cls = type("_LoadedSettings", (Settings,), {"model_config": config})
     try:
         return settings_cls()  # type: ignore[no-any-return]
     except ValidationError as err:

@@ -215,6 +215,13 @@ def _create(tx: Tx, order: Order, actor: Actor) -> IntakeResult:
     return IntakeResult("created", order.order_id, "cancelled_before_arrival", seq=applied.seq, status=order.status)
 
 
+def _not_started(order: Order) -> bool:
+    """Lines may change only before packing started (also while held, if it was held before packing)."""
+    if order.status is Status.ON_HOLD:
+        return order.held_from in (None, Status.PENDING)
+    return order.status is Status.PENDING
+
+
 def _update(tx: Tx, existing: Order, incoming: Order, actor: Actor) -> IntakeResult:
     if incoming.hub_version == existing.hub_version:
         return IntakeResult("duplicate", existing.order_id, status=existing.status)
@@ -224,7 +231,7 @@ def _update(tx: Tx, existing: Order, incoming: Order, actor: Actor) -> IntakeRes
     refusal = None
     if existing.status is Status.CANCELLED:
         refusal = "order_cancelled"
-    elif lines_changed and existing.status not in (Status.PENDING, Status.ON_HOLD):
+    elif lines_changed and not _not_started(existing):
         refusal = "order_in_progress"
     if refusal is not None:
         env = tx.append(

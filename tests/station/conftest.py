@@ -42,7 +42,14 @@ SAMPLE_ORDER: dict[str, Any] = {
             "qty": 1,
             "serialized": True,
         },
-        {"line_no": 2, "sku": "BOWL-GIFT", "name": "赠品 不锈钢碗", "barcodes": ["6901234567809"], "qty": 1, "gift_for": 1},
+        {
+            "line_no": 2,
+            "sku": "BOWL-GIFT",
+            "name": "赠品 不锈钢碗",
+            "barcodes": ["6901234567809"],
+            "qty": 1,
+            "gift_for": 1,
+        },
         {"line_no": 3, "sku": "FOOD-2KG", "name": "猫粮 2kg", "barcodes": ["FOOD-2KG-BAG"], "qty": 2},
     ],
 }

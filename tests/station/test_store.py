@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from station.events import SYSTEM, EventType, NewEvent, verify_chain
+from station.events import SYSTEM, EventType, NewEvent, event_hash, verify_chain
 from station.store import Store
 from station.store.migrations import MIGRATIONS
 
@@ -44,9 +44,14 @@ def test_epoch_and_seq_survive_reopen(tmp_path: Path) -> None:
 
 def test_rolled_back_transaction_leaves_no_gap(store: Store) -> None:
     _append(store, 2)
-    with pytest.raises(RuntimeError), store.transaction() as tx:
-        tx.append(NewEvent("test.event", SYSTEM))
-        raise RuntimeError("boom")
+
+    def failing_transaction() -> None:
+        with store.transaction() as tx:
+            tx.append(NewEvent("test.event", SYSTEM))
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        failing_transaction()
     assert _append(store, 1) == [3]
     assert verify_chain(store.events_from(1), store.stream_epoch).ok
 
@@ -73,8 +78,6 @@ def test_recomputed_hash_still_breaks_the_link(store: Store) -> None:
     _append(store, 4)
     env = store.events_from(2, 1)[0]
     env["data"] = {"i": 42}
-    from station.events import event_hash
-
     forged = event_hash(env)
     store.conn.execute("UPDATE events SET data = ?, hash = ? WHERE seq = 2", ['{"i": 42}', forged])
     report = verify_chain(store.events_from(1), store.stream_epoch)

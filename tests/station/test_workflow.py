@@ -88,7 +88,14 @@ def test_same_serialised_unit_twice(bench: Bench) -> None:
         order_id="SO20260205-9001",
         waybill_no="SF1234567890999",
         lines=[
-            {"line_no": 1, "sku": "FEEDER-PRO", "name": "喂食器", "barcodes": ["6901234567892"], "qty": 2, "serialized": True}
+            {
+                "line_no": 1,
+                "sku": "FEEDER-PRO",
+                "name": "喂食器",
+                "barcodes": ["6901234567892"],
+                "qty": 2,
+                "serialized": True,
+            }
         ],
     )
     assert intake_order(bench.store, doc, HUB).ok
@@ -113,14 +120,16 @@ def test_bounce_is_ignored_not_counted(bench: Bench) -> None:
     with bench.store.reading() as repo:
         order = repo.order("SO20260205-8821")
     assert order is not None
-    assert order.line(3) is not None and order.line(3).verified == 1  # type: ignore[union-attr]
+    assert order.line(3) is not None
+    assert order.line(3).verified == 1
 
 
 def test_qty_multiplier(bench: Bench) -> None:
     bench.login_and_open()
     assert bench.scan("CMD:QTY:2").accepted
     out = bench.scan(FOOD)
-    assert out.accepted and out.detail["verified"] == 2
+    assert out.accepted
+    assert out.detail["verified"] == 2
     assert bench.scan("CMD:QTY:2").accepted
     assert bench.scan(GIFT).reason == "over_quantity"
 
@@ -149,7 +158,9 @@ def test_weight_guard(store: Store, clock: FakeClock) -> None:
     b = make_bench(store, clock, BenchDevices(scale=scale))
     b.login_and_open()
     last = _pack_all(b)
-    assert last.accepted and last.status is Status.PACKING and last.detail["awaiting"] == "weight_missing"
+    assert last.accepted
+    assert last.status is Status.PACKING
+    assert last.detail["awaiting"] == "weight_missing"
     scale.weight_g = 2000  # 350 g light: a missing item?
     assert b.scan("CMD:COMPLETE").reason == "weight_out_of_tolerance"
     scale.weight_g = 2400
@@ -204,7 +215,8 @@ def test_cancelled_on_the_bench_is_intercepted(bench: Bench) -> None:
     assert result.status is Status.CANCELLED
     assert ("B01", Feedback.BLOCKED) in [(s[0], s[1]) for s in bench.indicator.signals]
     change = _events(bench, EventType.STATUS_CHANGED)[-1]
-    assert change["data"]["interception"] is True and change["data"]["bench"] == "B01"
+    assert change["data"]["interception"] is True
+    assert change["data"]["bench"] == "B01"
     # the packer keeps scanning: refused loudly
     out = bench.scan(GIFT)
     assert out.reason == "no_open_order"
@@ -227,7 +239,8 @@ def test_on_hold_blocks_and_release_returns(bench: Bench) -> None:
     packer = Actor(role="packer", id="OP-001")
     assert perform_action(bench.store, "SO20260205-8821", Action.RELEASE, packer).refusal == "needs_supervisor"
     released = perform_action(bench.store, "SO20260205-8821", Action.RELEASE, SUPERVISOR_API)
-    assert released.ok and released.status is Status.PACKING
+    assert released.ok
+    assert released.status is Status.PACKING
     assert bench.scan("SO20260205-8821").message_key == "order_resumed"
 
 
@@ -258,7 +271,8 @@ def test_reopen_needs_a_supervisor_badge(bench: Bench) -> None:
     done = bench.scan("SV-001")
     assert done.status is Status.PACKING
     change = _events(bench, EventType.STATUS_CHANGED)[-1]
-    assert change["actor"]["role"] == "supervisor" and change["actor"]["id"] == "SV-001"
+    assert change["actor"]["role"] == "supervisor"
+    assert change["actor"]["id"] == "SV-001"
 
 
 def test_reopen_authorisation_expires(bench: Bench) -> None:
@@ -346,5 +360,8 @@ def test_version_conflict_loses_nothing(bench: Bench) -> None:
         bench.store, "SO20260205-8821", Action.HOLD, SUPERVISOR_API, reason="check", expected_version=version + 5
     )
     assert stale.refusal == "version_conflict"
-    ok = perform_action(bench.store, "SO20260205-8821", Action.HOLD, SUPERVISOR_API, reason="check", expected_version=version)
-    assert ok.ok and ok.version == version + 1
+    ok = perform_action(
+        bench.store, "SO20260205-8821", Action.HOLD, SUPERVISOR_API, reason="check", expected_version=version
+    )
+    assert ok.ok
+    assert ok.version == version + 1
