@@ -1,0 +1,1 @@
+"""Device libraries for the packing bench (scanners, printers, cameras), each behind a small interface."""
