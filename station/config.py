@@ -22,6 +22,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from station.api.settings import ApiSettings
 from station.devices import DevicesSettings
 from station.scan import ScanRules
 from station.workflow.settings import WorkflowSettings
@@ -62,6 +63,7 @@ class Settings(BaseSettings):
     workflow: WorkflowSettings = Field(default_factory=WorkflowSettings, description="Bench rules and timings.")
     scan: ScanRules = Field(default_factory=ScanRules, description="How scanned codes are classified.")
     devices: DevicesSettings = Field(default_factory=DevicesSettings, description="Devices at the bench.")
+    api: ApiSettings = Field(default_factory=ApiSettings, description="The HTTP API.")
 
     @classmethod
     def settings_customise_sources(

@@ -110,6 +110,31 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (batch_id, order_id)
     );
     """,
+    # 2: API credentials: bearer tokens, supervisor users and their sessions (secrets stored hashed only)
+    """
+    CREATE TABLE api_tokens (
+        token_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('bench', 'pda', 'supervisor', 'hub')),
+        bench_id TEXT,
+        secret_hash TEXT NOT NULL UNIQUE,
+        created_at_ms INTEGER NOT NULL,
+        revoked_at_ms INTEGER,
+        last_used_at_ms INTEGER
+    );
+    CREATE TABLE users (
+        username TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE sessions (
+        session_hash TEXT PRIMARY KEY,
+        username TEXT NOT NULL REFERENCES users(username) ON DELETE CASCADE,
+        created_at_ms INTEGER NOT NULL,
+        expires_at_ms INTEGER NOT NULL
+    );
+    """,
 )
 
 

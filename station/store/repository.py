@@ -1,7 +1,7 @@
 """Reading and writing the domain objects. Writes must happen inside a `Tx` (the store's single writer)."""
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import sqlite_utils
@@ -26,14 +26,43 @@ def _lines_from_rows(rows: Iterator[dict[str, Any]]) -> list[OrderLine]:
 
 
 class Repository:
-    """Typed access to the tables, over one sqlite-utils `Database`."""
+    """Typed access to the tables, over one sqlite-utils `Database`.
 
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    Writers pass the store's order cache (`order_cache`), so a scan does not re-read and re-parse its order;
+    every order write goes through this class and keeps the cache current, and the store empties the cache
+    on rollback and whenever another connection wrote to the file.
+    """
+
+    def __init__(self, db: sqlite_utils.Database, *, order_cache: dict[str, Order] | None = None) -> None:
         self.db = db
+        self._orders = order_cache
 
     # -- orders -------------------------------------------------------------------------------------------
     def order(self, order_id: str) -> Order | None:
         """The order with its lines, or None."""
+        if self._orders is not None and order_id in self._orders:
+            return self._orders[order_id]
+        order = self._read_order(order_id)
+        if self._orders is not None and order is not None:
+            self._orders[order_id] = order
+        return order
+
+    def open_order_summary(self, bench_id: str) -> tuple[str, Status, bool] | None:
+        """The order on a bench, its status and whether every line is verified — without loading it."""
+        row = next(
+            self.db.query(
+                "SELECT o.order_id, o.status, NOT EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.order_id "
+                "AND l.verified < l.qty) AS all_verified FROM benches b JOIN orders o ON o.order_id = b.order_id "
+                "WHERE b.bench_id = ?",
+                [bench_id],
+            ),
+            None,
+        )
+        if row is None:
+            return None
+        return row["order_id"], Status(row["status"]), bool(row["all_verified"])
+
+    def _read_order(self, order_id: str) -> Order | None:
         row = next(self.db.query("SELECT * FROM orders WHERE order_id = ?", [order_id]), None)
         if row is None:
             return None
@@ -76,17 +105,28 @@ class Repository:
 
     def insert_order(self, order: Order, now_ms: int) -> None:
         """Create an order and its lines."""
+        self._forget(order.order_id)
         self.db.table("orders").insert(self._order_row(order, now_ms) | {"received_at_ms": now_ms})
         self._insert_lines(order)
 
     def replace_order(self, order: Order, now_ms: int) -> None:
         """Overwrite an order's header and lines (a newer hub version of a not-yet-started order)."""
+        self._forget(order.order_id)
         self.db.table("orders").update(order.order_id, self._order_row(order, now_ms))
         self.db.execute("DELETE FROM order_lines WHERE order_id = ?", [order.order_id])
         self._insert_lines(order)
 
-    def save_order_state(self, order: Order, now_ms: int) -> None:
-        """Persist status, bench, evidence and verified counts; the caller has already bumped `version`."""
+    def _forget(self, order_id: str) -> None:
+        if self._orders is not None:
+            self._orders.pop(order_id, None)
+
+    def save_order_state(self, order: Order, now_ms: int, lines: Iterable[OrderLine] | None = None) -> None:
+        """Persist status, bench, evidence and the verified counts of `lines` (default: all lines).
+
+        The caller has already bumped `version`; the order object becomes the cached copy.
+        """
+        if self._orders is not None:
+            self._orders[order.order_id] = order
         self.db.execute(
             "UPDATE orders SET version = ?, status = ?, held_from = ?, bench_id = ?, packed_by = ?, "
             "measured_weight_g = ?, photo_ref = ?, updated_at_ms = ? WHERE order_id = ?",
@@ -102,7 +142,7 @@ class Repository:
                 order.order_id,
             ],
         )
-        for line in order.lines:
+        for line in order.lines if lines is None else lines:
             self.db.execute(
                 "UPDATE order_lines SET verified = ? WHERE order_id = ? AND line_no = ? AND verified != ?",
                 [line.verified, order.order_id, line.line_no, line.verified],
@@ -209,19 +249,24 @@ class Repository:
         return [r["bench_id"] for r in self.db.query("SELECT bench_id FROM benches WHERE order_id = ?", [order_id])]
 
     def save_bench(self, bench: Bench) -> None:
-        """Persist a bench's state."""
-        self.db.table("benches").upsert(
-            {
-                "bench_id": bench.bench_id,
-                "operator_badge": bench.operator_badge,
-                "operator_role": bench.operator_role.value if bench.operator_role else None,
-                "last_activity_ms": bench.last_activity_ms,
-                "order_id": bench.order_id,
-                "qty_next": bench.qty_next,
-                "reopen_requested_ms": bench.reopen_requested_ms,
-                "batch_id": bench.batch_id,
-            },
-            pk="bench_id",
+        """Persist a bench's state (plain SQL: this runs on every scan)."""
+        self.db.execute(
+            "INSERT INTO benches (bench_id, operator_badge, operator_role, last_activity_ms, order_id, qty_next, "
+            "reopen_requested_ms, batch_id) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (bench_id) DO UPDATE SET "
+            "operator_badge = excluded.operator_badge, operator_role = excluded.operator_role, "
+            "last_activity_ms = excluded.last_activity_ms, order_id = excluded.order_id, "
+            "qty_next = excluded.qty_next, reopen_requested_ms = excluded.reopen_requested_ms, "
+            "batch_id = excluded.batch_id",
+            [
+                bench.bench_id,
+                bench.operator_badge,
+                bench.operator_role.value if bench.operator_role else None,
+                bench.last_activity_ms,
+                bench.order_id,
+                bench.qty_next,
+                bench.reopen_requested_ms,
+                bench.batch_id,
+            ],
         )
 
     # -- carrier batches ------------------------------------------------------------------------------------

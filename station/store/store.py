@@ -20,6 +20,7 @@ import sqlite_utils
 from station.clock import Hlc, HybridLogicalClock, SyncState, WallClockMs, read_boot_id, system_wall_ms
 from station.events import SYSTEM, EventType, NewEvent, event_hash, genesis_hash
 from station.ids import uuid7
+from station.model import Order
 from station.store.database import RecoveryReport, open_checked
 from station.store.migrations import migrate
 from station.store.repository import Repository
@@ -53,11 +54,9 @@ class Tx:
 
     def __init__(self, store: "Store") -> None:
         self._store = store
-        self.repo = Repository(store.db)
+        self.repo = Repository(store.db, order_cache=store.order_cache)
         self.events: list[dict[str, Any]] = []
-        last = next(store.db.query("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"), None)
-        self._last_seq: int = last["seq"] if last else 0
-        self._last_hash: str = last["hash"] if last else genesis_hash(store.stream_epoch)
+        self._last_seq, self._last_hash = store.head()
         self.now_ms: int = store.clock.last.ms
 
     def append(self, event: NewEvent) -> dict[str, Any]:
@@ -132,6 +131,10 @@ class Store:
         self.boot_id = boot_id
         self._lock = threading.RLock()
         self._subscribers: list[Subscriber] = []
+        # Caches valid while this connection is the only writer; see `_drop_caches_if_written_elsewhere`.
+        self._head: tuple[int, str] | None = None  # (seq, hash) of the last committed event
+        self.order_cache: dict[str, Order] = {}
+        self._data_version = -1
         meta = {r["key"]: r["value"] for r in self.db.query("SELECT key, value FROM meta")}
         self.stream_epoch: str = meta["stream_epoch"]
         ms, counter = (int(x) for x in meta["hlc"].split(":"))
@@ -184,6 +187,14 @@ class Store:
                 )
         return store
 
+    def head(self) -> tuple[int, str]:
+        """(seq, hash) of the last committed event; (0, genesis hash) for an empty stream."""
+        with self._lock:
+            if self._head is None:
+                last = next(self.db.query("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"), None)
+                self._head = (last["seq"], last["hash"]) if last else (0, genesis_hash(self.stream_epoch))
+            return self._head
+
     def close(self) -> None:
         """Close the database (the WAL is checkpointed by SQLite)."""
         with self._lock:
@@ -199,6 +210,7 @@ class Store:
         with self._lock:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
+                self._drop_caches_if_written_elsewhere()
                 tx = Tx(self)
                 yield tx
                 if tx.events:
@@ -208,12 +220,26 @@ class Store:
             except BaseException:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
+                self._drop_caches()  # cached orders may hold changes that were just rolled back
                 raise
+            if tx.events:
+                self._head = (tx.events[-1]["seq"], tx.events[-1]["hash"])
         for callback in self._subscribers:
             try:
                 callback(tx.events)
             except Exception:
                 logger.exception("event subscriber %r failed", callback)
+
+    def _drop_caches(self) -> None:
+        self.order_cache.clear()
+        self._head = None
+
+    def _drop_caches_if_written_elsewhere(self) -> None:
+        # data_version changes when another connection (e.g. a `station` CLI command) commits to the file.
+        version = int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+        if version != self._data_version:
+            self._drop_caches()
+            self._data_version = version
 
     @contextmanager
     def reading(self) -> Iterator[Repository]:

@@ -114,16 +114,18 @@ class BenchWorkflow:
     # -- the scan pipeline --------------------------------------------------------------------------------------
     def _handle(self, bench_id: str, raw: bytes | str, device: str, symbology: str | None) -> ScanOutcome:
         with self.store.reading() as repo:
-            bench = repo.bench(bench_id)
-            open_order = repo.order(bench.order_id) if bench.order_id else None
-        reading = interpret(raw, self.rules, open_order=open_order is not None and open_order.status is Status.PACKING)
+            summary = repo.open_order_summary(bench_id)
+        packing = summary is not None and summary[1] is Status.PACKING
+        reading = interpret(raw, self.rules, open_order=packing)
         if self._is_bounce(bench_id, device, raw):
             logger.info("bounce ignored at bench %s from %s: %r", bench_id, device, reading.text[:40])
             return ScanOutcome("ignored", reading.kind.value, Feedback.NONE, "bounce", message_key="bounce")
         scan = _Scan(bench_id, device, raw, reading, symbology or reading.symbology)
-        if self._may_complete(reading, open_order):
-            assert open_order is not None
-            scan.evidence = self._gather_evidence(bench_id, open_order)
+        if packing and summary is not None and summary[2] and self._is_complete_command(reading):
+            with self.store.reading() as repo:
+                open_order = repo.order(summary[0])
+            if open_order is not None:
+                scan.evidence = self._gather_evidence(bench_id, open_order)
         with self.store.transaction() as tx:
             outcome = self._dispatch(tx, scan)
         if outcome.accepted and outcome.detail.get("all_verified") and self.settings.auto_complete:
@@ -138,9 +140,8 @@ class BenchWorkflow:
         window_s = self.settings.bounce_window_ms / 1000
         return previous is not None and previous[0] == raw and now - previous[1] < window_s
 
-    def _may_complete(self, reading: Reading, order: Order | None) -> bool:
-        if order is None or order.status is not Status.PACKING or not order.all_verified:
-            return False
+    @staticmethod
+    def _is_complete_command(reading: Reading) -> bool:
         return reading.kind is CodeKind.COMMAND and reading.command is not None and reading.command.verb == "COMPLETE"
 
     def _gather_evidence(self, bench_id: str, order: Order) -> _Evidence:
@@ -734,7 +735,7 @@ class BenchWorkflow:
             )
         line.verified += qty
         order.version += 1
-        tx.repo.save_order_state(order, tx.wall_now_ms())
+        tx.repo.save_order_state(order, tx.wall_now_ms(), lines=[line])
         env = tx.append(
             NewEvent(
                 EventType.ITEM_VERIFIED,

@@ -3,7 +3,7 @@
 from typing import Any
 
 import pytest
-from conftest import HUB, Bench, order_doc
+from benchkit import HUB, Bench, order_doc
 
 from station.events import EventType
 from station.intake import cancel_order, intake_order

@@ -4,8 +4,10 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from benchkit import HUB, order_doc
 
 from station.events import SYSTEM, EventType, NewEvent, event_hash, verify_chain
+from station.intake import intake_order
 from station.store import Store
 from station.store.migrations import MIGRATIONS
 
@@ -126,3 +128,22 @@ def test_ack_moves_the_backlog(store: Store) -> None:
     assert store.mark_acked(6) == 6
     assert [e["seq"] for e in store.unacked()] == [7, 8, 9, 10]
     assert store.mark_acked(6) == 0  # idempotent
+
+
+def test_another_writer_process_does_not_leave_the_caches_stale(tmp_path: Path) -> None:
+    """A CLI command writing to the same file must not make the service reuse a seq or an old order."""
+    path = tmp_path / "station.db"
+    service, cli = Store.open(path), Store.open(path)
+    intake_order(service, order_doc(), HUB)
+    with service.transaction() as tx:  # warm the service's caches
+        assert tx.repo.order("SO20260205-8821") is not None
+    intake_order(cli, order_doc(version=7, notes="from the CLI"), HUB)
+    with service.transaction() as tx:
+        order = tx.repo.order("SO20260205-8821")
+        assert order is not None
+        assert order.hub_version == 7
+        seq = tx.append(NewEvent("test.event", SYSTEM))["seq"]
+    assert seq == 3
+    assert verify_chain(service.events_from(1), service.stream_epoch).ok
+    service.close()
+    cli.close()

@@ -3,7 +3,7 @@
 from typing import Any
 
 import pytest
-from conftest import (
+from benchkit import (
     FEEDER_UNIT,
     FOOD,
     GIFT,

@@ -1,0 +1,138 @@
+"""Errors as one JSON problem document (RFC 9457 shape), with a human message in zh-CN or English.
+
+Every refusal the API gives has a machine-readable `code`; people get `detail` in the language their
+`Accept-Language` asks for. HTTP status codes live in this package only.
+"""
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from station.workflow.outcome import MESSAGES
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+API_MESSAGES: dict[str, tuple[str, str]] = {
+    "unauthenticated": ("需要登录或有效的令牌", "Credentials required: a bearer token or a supervisor login"),
+    "forbidden": ("当前角色无权执行此操作", "Your role may not do this"),
+    "wrong_bench": ("此令牌只能用于其所属工位", "This token may only post scans for its own bench"),
+    "not_found": ("未找到", "Not found"),
+    "order_not_found": ("订单不存在", "Order not found"),
+    "version_conflict": ("订单已被他人修改，请刷新后重试", "The order changed meanwhile; reload and try again"),
+    "precondition_required": ("缺少 If-Match 版本号", "If-Match with the order version is required"),
+    "invalid_request": ("请求格式不正确", "The request is not valid"),
+    "login_failed": ("用户名或密码错误", "Wrong username or password"),
+    "too_many_attempts": ("尝试次数过多，请稍后再试", "Too many attempts; try again later"),
+    "method_not_allowed": ("不支持此方法", "Method not allowed"),
+    "internal_error": ("服务器内部错误", "Internal error"),
+}
+
+
+class Problem(BaseModel):
+    """An error answer."""
+
+    type: str = Field("about:blank", description="Always about:blank; `code` identifies the problem.")
+    title: str = Field(description="Short English title of the problem.")
+    status: int = Field(description="The HTTP status code.")
+    code: str = Field(description="Machine-readable reason, e.g. version_conflict, order_cancelled.")
+    detail: str = Field(description="What happened, in the language asked for by Accept-Language.")
+    errors: list[str] = Field(default_factory=list, description="Field-level problems, e.g. `body.code: missing`.")
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "type": "about:blank",
+                    "title": "Conflict",
+                    "status": 409,
+                    "code": "version_conflict",
+                    "detail": "The order changed meanwhile; reload and try again",
+                    "errors": [],
+                }
+            ]
+        }
+    }
+
+
+class ApiProblem(Exception):
+    """Raise to answer with a problem document."""
+
+    def __init__(self, status: int, code: str, errors: list[str] | None = None, headers: dict[str, str] | None = None):
+        super().__init__(code)
+        self.status = status
+        self.code = code
+        self.errors = errors or []
+        self.headers = headers or {}
+
+
+_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    422: "Unprocessable Content",
+    428: "Precondition Required",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+}
+
+
+def wants_chinese(request: Request) -> bool:
+    """True when Accept-Language prefers Chinese (a simple first-match on the header)."""
+    header = request.headers.get("accept-language", "")
+    first = header.split(",")[0].strip().lower()
+    return first.startswith("zh")
+
+
+def localized(request: Request, code: str) -> str:
+    """The message for `code` in the caller's language."""
+    zh, en = API_MESSAGES.get(code) or MESSAGES.get(code) or (code, code)
+    return zh if wants_chinese(request) else en
+
+
+def problem_response(
+    request: Request, status: int, code: str, errors: list[str] | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """Build the problem answer."""
+    body = Problem(
+        title=_TITLES.get(status, "Error"),
+        status=status,
+        code=code,
+        detail=localized(request, code),
+        errors=errors or [],
+    )
+    return JSONResponse(body.model_dump(), status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+async def handle_api_problem(request: Request, exc: Exception) -> JSONResponse:
+    """Exception handler for ApiProblem."""
+    assert isinstance(exc, ApiProblem)
+    return problem_response(request, exc.status, exc.code, exc.errors, exc.headers)
+
+
+async def handle_validation(request: Request, exc: Exception) -> JSONResponse:
+    """Request validation errors become 422 problems naming each field."""
+    assert isinstance(exc, RequestValidationError)
+    errors = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+    return problem_response(request, 422, "invalid_request", errors)
+
+
+async def handle_http(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own errors (unknown path, wrong method) in the same shape."""
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "invalid_request")
+    return problem_response(request, exc.status_code, code, headers=dict(exc.headers or {}))
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries for the given error statuses."""
+    return {
+        s: {"model": Problem, "description": _TITLES.get(s, "Error"), "content": {PROBLEM_MEDIA_TYPE: {}}}
+        for s in statuses
+    }

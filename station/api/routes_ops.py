@@ -1,0 +1,139 @@
+"""Operations: alerts, health, Prometheus metrics, and supervisor login sessions."""
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import PlainTextResponse
+
+from station.api import API_PREFIX
+from station.api.problems import ApiProblem, problem_responses
+from station.api.schemas import AlertOut, HealthOut, LoginIn, WhoAmI
+from station.api.security import ANY_ROLE, SESSION_COOKIE, context, require
+from station.auth import SESSION_TTL_MS, ApiRole, Principal, check_password, close_session, open_session
+from station.events import EventType
+from station.store import Store
+
+router = APIRouter(prefix=API_PREFIX)
+metrics_router = APIRouter()  # /metrics sits at the root, where Prometheus looks by default
+
+
+def active_alerts(store: Store) -> list[dict[str, Any]]:
+    """Alerts raised and not cleared since, newest first (keyed by alert name and subject)."""
+    with store.reading() as repo:
+        rows = list(
+            repo.db.query(
+                "SELECT seq, type, order_id, at_ms, at_counter, data FROM events WHERE type IN (?, ?) ORDER BY seq",
+                [EventType.ALERT_RAISED, EventType.ALERT_CLEARED],
+            )
+        )
+    active: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        data = json.loads(row["data"])
+        key = (str(data.get("alert")), str(data.get("subject", row["order_id"] or "")))
+        if row["type"] == EventType.ALERT_RAISED:
+            active[key] = {
+                "alert": key[0],
+                "seq": row["seq"],
+                "at": {"ms": row["at_ms"], "counter": row["at_counter"]},
+                "order_id": row["order_id"],
+                "data": data,
+            }
+        else:
+            active.pop(key, None)
+    return sorted(active.values(), key=lambda a: -int(a["seq"]))
+
+
+@router.get("/alerts", response_model=list[AlertOut], responses=problem_responses(401, 403), tags=["operations"])
+async def get_alerts(
+    request: Request, _: Annotated[Principal, Depends(require(ApiRole.SUPERVISOR, ApiRole.HUB))]
+) -> list[AlertOut]:
+    """Alerts that are raised and not cleared (database recovered, devices down, SLA...)."""
+    ctx = context(request)
+    return [AlertOut.model_validate(a) for a in await ctx.db(active_alerts, ctx.store)]
+
+
+@router.get("/health", response_model=HealthOut, responses=problem_responses(401), tags=["operations"])
+async def get_health(request: Request, _: Annotated[Principal, Depends(require(*ANY_ROLE))]) -> HealthOut:
+    """Database, event stream, clock and each wired part (sync, devices)."""
+    ctx = context(request)
+    store = ctx.store
+    last_seq, backlog = await ctx.db(lambda: (store.last_seq(), store.backlog()))
+    parts = {name: part() for name, part in ctx.health_parts.items()}
+    degraded = any(p.get("ok") is False for p in parts.values())
+    return HealthOut(
+        status="degraded" if degraded else "ok",
+        version=ctx.version,
+        site=ctx.settings.station.site,
+        station_id=ctx.settings.station.station_id,
+        stream_epoch=store.stream_epoch,
+        last_seq=last_seq,
+        backlog=backlog,
+        clock_synced=store.sync_state.is_synced(),
+        parts=parts,
+    )
+
+
+@router.post(
+    "/auth/login",
+    status_code=204,
+    response_class=Response,
+    responses=problem_responses(401, 422, 429),
+    tags=["auth"],
+)
+async def login(body: LoginIn, request: Request) -> Response:
+    """Supervisor login: sets an HttpOnly, SameSite=Strict session cookie. Repeated failures are refused."""
+    ctx = context(request)
+    client = request.client.host if request.client else "?"
+    wait_s = ctx.login_limiter.retry_after_s(body.username, client)
+    if wait_s:
+        raise ApiProblem(429, "too_many_attempts", headers={"Retry-After": str(wait_s)})
+    if not await ctx.db(check_password, ctx.store, body.username, body.password):
+        ctx.login_limiter.failed(body.username, client)
+        raise ApiProblem(401, "login_failed")
+    ctx.login_limiter.succeeded(body.username, client)
+    secret = await ctx.db(open_session, ctx.store, body.username)
+    response = Response(status_code=204)
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        max_age=SESSION_TTL_MS // 1000,
+        httponly=True,
+        samesite="strict",
+        secure=ctx.cookie_secure,
+        path="/",
+    )
+    return response
+
+
+@router.post("/auth/logout", status_code=204, response_class=Response, tags=["auth"])
+async def logout(request: Request) -> Response:
+    """End the supervisor session (no error if there is none)."""
+    ctx = context(request)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        await ctx.db(close_session, ctx.store, cookie)
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/auth/me", response_model=WhoAmI, responses=problem_responses(401), tags=["auth"])
+async def who_am_i(caller: Annotated[Principal, Depends(require(*ANY_ROLE))]) -> WhoAmI:
+    """The role and name behind the credentials used."""
+    return WhoAmI(role=caller.role.value, name=caller.name, bench_id=caller.bench_id)
+
+
+@metrics_router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses=problem_responses(401, 403),
+    tags=["operations"],
+)
+async def metrics(
+    request: Request, _: Annotated[Principal, Depends(require(ApiRole.SUPERVISOR, ApiRole.HUB))]
+) -> PlainTextResponse:
+    """Prometheus text format: scans by outcome, transitions, errors stopped per 1,000 orders, backlog, latency."""
+    ctx = context(request)
+    body = await ctx.db(ctx.metrics.render)
+    return PlainTextResponse(body, media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,0 +1,189 @@
+"""Request and response bodies of the HTTP API, with examples for the OpenAPI document."""
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ScanIn(BaseModel):
+    """One scan posted by a bench (a scanner gateway, the bench screen, or a test rig)."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"code": "6901234567892", "device": "scanner-1"}]}
+    )
+
+    code: str = Field(max_length=16_384, description="The code as scanned (AIM prefix and GS characters allowed).")
+    device: str = Field("api", min_length=1, max_length=64, description="Which scanner read it.")
+    symbology: str | None = Field(None, max_length=8, description="AIM symbology if the transport reports it apart.")
+
+
+class ScanResult(BaseModel):
+    """What the station did with a scan (DESIGN §7.1)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "outcome": "refused",
+                    "kind": "item",
+                    "reason": "wrong_item",
+                    "feedback": "wrong_item",
+                    "order_id": "SO20260205-8821",
+                    "status": "packing",
+                    "seq": 42,
+                    "message": {"zh-CN": "商品不属于此订单", "en": "Item is not on this order"},
+                    "detail": {"expected": ["BOWL-GIFT"]},
+                }
+            ]
+        }
+    )
+
+    outcome: Literal["accepted", "refused", "ignored"]
+    kind: str = Field(description="badge | order | item | waybill | command | unknown")
+    reason: str | None = Field(description="Why it was refused or ignored (e.g. wrong_item, over_quantity).")
+    feedback: str = Field(description="ok | wrong_item | over_quantity | blocked | needs_supervisor | error | none")
+    order_id: str | None
+    status: str | None = Field(description="The order's status after the scan.")
+    seq: int | None = Field(description="Sequence number of the event that recorded the scan.")
+    message: dict[str, str] = Field(description="What the bench screen shows, in zh-CN and en.")
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class LineOut(BaseModel):
+    """An order line with its verification progress."""
+
+    line_no: int
+    sku: str
+    name: str
+    qty: int
+    verified: int
+    serialized: bool
+    gift_for: int | None
+
+
+class OrderOut(BaseModel):
+    """An order as the station holds it. `version` changes with every change at the station (it is the ETag)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "order_id": "SO20260205-8821",
+                    "status": "packing",
+                    "status_label": {"zh-CN": "打包中", "en": "Packing"},
+                    "version": 4,
+                    "hub_version": 3,
+                    "bench_id": "B01",
+                    "carrier": "SF",
+                    "waybill_no": "SF1234567890123",
+                    "weight_g": 2350,
+                    "measured_weight_g": None,
+                    "ship_by": "2026-02-05T18:00:00+08:00",
+                    "lines": [
+                        {
+                            "line_no": 1,
+                            "sku": "FEEDER-PRO",
+                            "name": "智能喂食器 Pro",
+                            "qty": 1,
+                            "verified": 1,
+                            "serialized": True,
+                            "gift_for": None,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    order_id: str
+    status: str
+    status_label: dict[str, str]
+    version: int
+    hub_version: int
+    bench_id: str | None
+    carrier: str | None
+    waybill_no: str | None
+    weight_g: int | None
+    measured_weight_g: int | None
+    ship_by: str | None
+    lines: list[LineOut]
+
+
+class EventOut(BaseModel):
+    """One event of an order's timeline (the envelope of DESIGN §7)."""
+
+    seq: int
+    event_id: str
+    type: str
+    order_id: str | None
+    actor: dict[str, str | None]
+    at: dict[str, int]
+    wall_raw: int
+    clock_synced: bool
+    data: dict[str, Any]
+    hash: str
+
+
+class TimelineOut(BaseModel):
+    """An order's events in order."""
+
+    order_id: str
+    events: list[EventOut]
+
+
+class ActionIn(BaseModel):
+    """A supervisor's action on an order."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason": "customer asked to wait"}]})
+
+    reason: str | None = Field(None, max_length=500, description="Required for hold, reopen and abort.")
+
+
+class ActionOut(BaseModel):
+    """The order after a successful action."""
+
+    order_id: str
+    status: str
+    version: int
+    seq: int
+
+
+class AlertOut(BaseModel):
+    """An alert that is raised and not cleared."""
+
+    alert: str
+    seq: int
+    at: dict[str, int]
+    order_id: str | None
+    data: dict[str, Any]
+
+
+class LoginIn(BaseModel):
+    """Supervisor login."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"username": "zhao", "password": "..."}]})
+
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class WhoAmI(BaseModel):
+    """The caller."""
+
+    role: str
+    name: str
+    bench_id: str | None
+
+
+class HealthOut(BaseModel):
+    """How the station is doing."""
+
+    status: Literal["ok", "degraded"]
+    version: str
+    site: str
+    station_id: str
+    stream_epoch: str
+    last_seq: int
+    backlog: int
+    clock_synced: bool
+    parts: dict[str, dict[str, Any]] = Field(default_factory=dict)

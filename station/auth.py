@@ -1,0 +1,222 @@
+"""Credentials for the HTTP API: bearer tokens with roles, supervisor users with argon2 passwords, sessions.
+
+Secrets are shown once and stored only as hashes: tokens and session ids are 256-bit random values, so a
+SHA-256 lookup hash is enough; passwords are chosen by people, so they get argon2id. Nothing here logs a
+secret. Token and user changes are recorded as events (without the secret).
+"""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from station.events import Actor, NewEvent
+from station.ids import uuid7
+from station.store import Store
+
+TOKEN_PREFIX = "pst_"  # noqa: S105 - a public marker that makes tokens recognisable, not a secret
+SESSION_TTL_MS = 12 * 3600 * 1000  # one shift
+
+_hasher = PasswordHasher()
+
+
+class ApiRole(StrEnum):
+    """Roles of API callers. Least privilege: each reaches only what it needs."""
+
+    BENCH = "bench"  # a bench screen / scanner gateway: posts scans for its own bench, reads orders
+    PDA = "pda"  # a handheld: reads the queue, nothing else
+    SUPERVISOR = "supervisor"  # people: orders, timelines, actions, alerts, metrics
+    HUB = "hub"  # the central order service
+
+
+class AuthError(Exception):
+    """A credential operation was refused (the message is safe to show)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a token or a logged-in supervisor."""
+
+    role: ApiRole
+    name: str
+    bench_id: str | None = None
+    token_id: str | None = None
+
+    def actor(self, device: str = "api") -> Actor:
+        """The event actor for this caller."""
+        return Actor(role=self.role.value, id=self.name, device=device, bench=self.bench_id)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """A token as listed (never with its secret)."""
+
+    token_id: str
+    name: str
+    role: ApiRole
+    bench_id: str | None
+    created_at_ms: int
+    revoked_at_ms: int | None
+    last_used_at_ms: int | None
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_token(store: Store, role: ApiRole, name: str, actor: Actor, bench_id: str | None = None) -> tuple[str, str]:
+    """Make a token; return (token_id, secret). The secret is not stored and cannot be shown again."""
+    if role is ApiRole.BENCH and not bench_id:
+        raise AuthError("a bench token needs --bench: it may post scans for that bench only")
+    if role is not ApiRole.BENCH and bench_id:
+        raise AuthError("--bench only applies to bench tokens")
+    token_id = str(uuid7())
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with store.transaction() as tx:
+        tx.repo.db.execute(
+            "INSERT INTO api_tokens (token_id, name, role, bench_id, secret_hash, created_at_ms) VALUES (?,?,?,?,?,?)",
+            [token_id, name, role.value, bench_id, _digest(secret), tx.wall_now_ms()],
+        )
+        tx.append(
+            NewEvent(
+                "token.created",
+                actor,
+                None,
+                {"token_id": token_id, "name": name, "role": role.value, "bench": bench_id},
+            )
+        )
+    return token_id, secret
+
+
+def list_tokens(store: Store) -> list[TokenInfo]:
+    """All tokens, newest first."""
+    with store.reading() as repo:
+        rows = list(repo.db.query("SELECT * FROM api_tokens ORDER BY created_at_ms DESC, token_id DESC"))
+    return [
+        TokenInfo(
+            r["token_id"],
+            r["name"],
+            ApiRole(r["role"]),
+            r["bench_id"],
+            r["created_at_ms"],
+            r["revoked_at_ms"],
+            r["last_used_at_ms"],
+        )
+        for r in rows
+    ]
+
+
+def revoke_token(store: Store, token_id: str, actor: Actor) -> None:
+    """Revoke a token at once (unknown or already revoked ids are an error)."""
+    with store.transaction() as tx:
+        cur = tx.repo.db.execute(
+            "UPDATE api_tokens SET revoked_at_ms = ? WHERE token_id = ? AND revoked_at_ms IS NULL",
+            [tx.wall_now_ms(), token_id],
+        )
+        if cur.rowcount != 1:
+            raise AuthError(f"no active token with id {token_id}")
+        tx.append(NewEvent("token.revoked", actor, None, {"token_id": token_id}))
+
+
+def verify_token(store: Store, secret: str) -> Principal | None:
+    """The caller a bearer token belongs to, or None if unknown or revoked."""
+    if not secret.startswith(TOKEN_PREFIX):
+        return None
+    with store.reading() as repo:
+        row = next(
+            repo.db.query(
+                "SELECT token_id, name, role, bench_id FROM api_tokens WHERE secret_hash = ? AND revoked_at_ms IS NULL",
+                [_digest(secret)],
+            ),
+            None,
+        )
+    if row is None:
+        return None
+    return Principal(ApiRole(row["role"]), row["name"], row["bench_id"], row["token_id"])
+
+
+def add_user(store: Store, username: str, password: str, actor: Actor) -> None:
+    """Add a supervisor login."""
+    _check_password(password)
+    if not username or not username.isprintable() or len(username) > 64:
+        raise AuthError("a username is 1-64 printable characters")
+    with store.transaction() as tx:
+        exists = next(tx.repo.db.query("SELECT 1 AS hit FROM users WHERE username = ?", [username]), None)
+        if exists:
+            raise AuthError(f"user {username} exists; use `station user passwd {username}`")
+        tx.repo.db.execute(
+            "INSERT INTO users (username, password_hash, created_at_ms) VALUES (?,?,?)",
+            [username, _hasher.hash(password), tx.wall_now_ms()],
+        )
+        tx.append(NewEvent("user.added", actor, None, {"username": username}))
+
+
+def set_password(store: Store, username: str, password: str, actor: Actor) -> None:
+    """Change a user's password and end their sessions."""
+    _check_password(password)
+    with store.transaction() as tx:
+        cur = tx.repo.db.execute(
+            "UPDATE users SET password_hash = ? WHERE username = ?", [_hasher.hash(password), username]
+        )
+        if cur.rowcount != 1:
+            raise AuthError(f"no user {username}")
+        tx.repo.db.execute("DELETE FROM sessions WHERE username = ?", [username])
+        tx.append(NewEvent("user.password_changed", actor, None, {"username": username}))
+
+
+def _check_password(password: str) -> None:
+    if len(password) < 8:
+        raise AuthError("a password needs at least 8 characters")
+
+
+def check_password(store: Store, username: str, password: str) -> bool:
+    """True when the username exists, is enabled, and the password matches."""
+    with store.reading() as repo:
+        row = next(
+            repo.db.query("SELECT password_hash FROM users WHERE username = ? AND disabled = 0", [username]), None
+        )
+    if row is None:
+        _hasher.hash(password)  # same cost as a real check, so timing does not reveal which usernames exist
+        return False
+    try:
+        return _hasher.verify(row["password_hash"], password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def open_session(store: Store, username: str) -> str:
+    """Start a session; return the session secret for the cookie."""
+    secret = secrets.token_urlsafe(32)
+    with store.transaction() as tx:
+        now = tx.wall_now_ms()
+        tx.repo.db.execute("DELETE FROM sessions WHERE expires_at_ms < ?", [now])
+        tx.repo.db.execute(
+            "INSERT INTO sessions (session_hash, username, created_at_ms, expires_at_ms) VALUES (?,?,?,?)",
+            [_digest(secret), username, now, now + SESSION_TTL_MS],
+        )
+        tx.append(NewEvent("user.logged_in", Actor(role="supervisor", id=username, device="web"), None, {}))
+    return secret
+
+
+def close_session(store: Store, secret: str) -> None:
+    """End a session (logout)."""
+    with store.transaction() as tx:
+        tx.repo.db.execute("DELETE FROM sessions WHERE session_hash = ?", [_digest(secret)])
+
+
+def verify_session(store: Store, secret: str) -> Principal | None:
+    """The supervisor a session cookie belongs to, if the session is live."""
+    now = store.wall_ms()
+    with store.reading() as repo:
+        row = next(
+            repo.db.query(
+                "SELECT s.username FROM sessions s JOIN users u ON u.username = s.username "
+                "WHERE s.session_hash = ? AND s.expires_at_ms > ? AND u.disabled = 0",
+                [_digest(secret), now],
+            ),
+            None,
+        )
+    return None if row is None else Principal(ApiRole.SUPERVISOR, row["username"])

@@ -1,0 +1,327 @@
+"""The `station` command: run the service, the demo bench, and the operator's chores.
+
+Every verb takes `-c/--config FILE` (or `$STATION_CONFIG`); without it the embedded defaults apply
+(data in ./station-data or $STATION_DATA). Exit codes: 0 ok, 1 the work found problems, 2 bad usage/config.
+"""
+
+import argparse
+import getpass
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from station.auth import ApiRole, AuthError, add_user, create_token, list_tokens, revoke_token, set_password
+from station.config import ConfigError, Settings, load_settings, render_example
+from station.events import Actor, verify_chain
+from station.intake import intake_order
+from station.model import Role
+from station.operators import add_operator
+from station.store import Store
+from station.store.database import CorruptDatabaseError, quick_check
+
+CLI_ACTOR = Actor(role="system", id="cli", device="cli")
+
+
+def _open_store(settings: Settings) -> Store:
+    settings.station.data_dir.mkdir(parents=True, exist_ok=True)
+    return Store.open(settings.station.database_path)
+
+
+def cmd_run(settings: Settings, _: argparse.Namespace) -> int:
+    """Run the service."""
+    from station.app import serve  # noqa: PLC0415 - lazy: only verbs that serve load the web stack
+
+    serve(settings)
+    return 0
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the demo bench."""
+    from station.demo.runner import run_demo  # noqa: PLC0415 - lazy, as above
+
+    return run_demo(settings, serve=not args.no_serve, pace_s=args.pace)
+
+
+def cmd_token_create(settings: Settings, args: argparse.Namespace) -> int:
+    """Create an API token and print it once."""
+    store = _open_store(settings)
+    try:
+        name = args.name or (f"bench-{args.bench}" if args.bench else args.role)
+        token_id, secret = create_token(store, ApiRole(args.role), name, CLI_ACTOR, args.bench)
+    finally:
+        store.close()
+    print(f"token id: {token_id}")
+    print(f"role:     {args.role}" + (f" (bench {args.bench})" if args.bench else ""))
+    print(f"token:    {secret}")
+    print("Store it now: it is shown only once. Use it as `Authorization: Bearer <token>`.")
+    return 0
+
+
+def cmd_token_list(settings: Settings, _: argparse.Namespace) -> int:
+    """List tokens (never their secrets)."""
+    store = _open_store(settings)
+    try:
+        tokens = list_tokens(store)
+    finally:
+        store.close()
+    if not tokens:
+        print("no tokens; make one with: station token create --role bench --bench B01")
+    for t in tokens:
+        state = "revoked" if t.revoked_at_ms else "active"
+        bench = f" bench={t.bench_id}" if t.bench_id else ""
+        print(f"{t.token_id}  {t.role.value:<10} {state:<8} {t.name}{bench}")
+    return 0
+
+
+def cmd_token_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    """Revoke a token."""
+    store = _open_store(settings)
+    try:
+        revoke_token(store, args.token_id, CLI_ACTOR)
+    finally:
+        store.close()
+    print(f"revoked {args.token_id}")
+    return 0
+
+
+def _read_password(args: argparse.Namespace, stdin: TextIO) -> str:
+    if args.password_stdin:
+        return stdin.readline().rstrip("\n")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise AuthError("the passwords differ")
+    return first
+
+
+def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
+    """Add a supervisor login."""
+    password = _read_password(args, sys.stdin)
+    store = _open_store(settings)
+    try:
+        add_user(store, args.username, password, CLI_ACTOR)
+    finally:
+        store.close()
+    print(f"user {args.username} added (supervisor)")
+    return 0
+
+
+def cmd_user_passwd(settings: Settings, args: argparse.Namespace) -> int:
+    """Change a supervisor's password."""
+    password = _read_password(args, sys.stdin)
+    store = _open_store(settings)
+    try:
+        set_password(store, args.username, password, CLI_ACTOR)
+    finally:
+        store.close()
+    print(f"password of {args.username} changed; their sessions were ended")
+    return 0
+
+
+def cmd_operator_add(settings: Settings, args: argparse.Namespace) -> int:
+    """Register a badge."""
+    store = _open_store(settings)
+    try:
+        op = add_operator(store, args.badge, args.name, Role(args.role), CLI_ACTOR)
+    except ValueError as err:
+        raise AuthError(str(err)) from err
+    finally:
+        store.close()
+    print(f"operator {op.badge} ({op.name}) registered as {op.role.value}")
+    return 0
+
+
+def cmd_orders_import(settings: Settings, args: argparse.Namespace) -> int:
+    """Import orders from JSON lines, with a report per line."""
+    source = sys.stdin if args.file == "-" else Path(args.file).open(encoding="utf-8")  # noqa: SIM115
+    store = _open_store(settings)
+    counts: dict[str, int] = {}
+    try:
+        for number, line in enumerate(source, start=1):
+            if not line.strip():
+                continue
+            try:
+                doc = json.loads(line)
+            except json.JSONDecodeError as err:
+                print(f"line {number}: refused: not JSON ({err.msg} at column {err.colno})")
+                counts["refused"] = counts.get("refused", 0) + 1
+                continue
+            if not isinstance(doc, dict):
+                print(f"line {number}: refused: expected a JSON object")
+                counts["refused"] = counts.get("refused", 0) + 1
+                continue
+            result = intake_order(store, doc, CLI_ACTOR)
+            counts[result.result] = counts.get(result.result, 0) + 1
+            what = result.result + (f" ({result.reason})" if result.reason else "")
+            print(f"line {number}: {result.order_id or '?'}: {what}")
+            for error in result.errors:
+                print(f"    {error}")
+    finally:
+        store.close()
+        if source is not sys.stdin:
+            source.close()
+    print("summary: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) if counts else "summary: no orders")
+    return 1 if counts.get("refused") else 0
+
+
+def cmd_db_check(settings: Settings, _: argparse.Namespace) -> int:
+    """quick_check, hash chain and seq gaps."""
+    path = settings.station.database_path
+    if not path.exists():
+        print(f"no database at {path}")
+        return 1
+    store = Store.open(path)
+    try:
+        problems = 0
+        try:
+            quick_check(store.conn)
+            print("integrity: ok (PRAGMA quick_check)")
+        except CorruptDatabaseError as err:
+            print(f"integrity: FAILED: {err}")
+            problems += 1
+        first = store.events_from(1, 1)
+        first_seq = first[0]["seq"] if first else 1
+        report = verify_chain(_all_events(store, first_seq), store.stream_epoch, first_seq=first_seq)
+        print(f"stream epoch {store.stream_epoch}: {report.events} events, head {report.head_hash}")
+        if report.gaps:
+            problems += 1
+            print("seq gaps: " + ", ".join(f"{a}-{b}" for a, b in report.gaps))
+        else:
+            print("seq: gapless")
+        if report.first_bad_seq is not None:
+            problems += 1
+            print(f"hash chain: BROKEN at seq {report.first_bad_seq} ({report.problem})")
+        else:
+            print("hash chain: verified")
+        print(f"outbox backlog: {store.backlog()} events not yet acknowledged by the hub")
+    finally:
+        store.close()
+    return 1 if problems else 0
+
+
+def _all_events(store: Store, first_seq: int) -> "list[dict[str, object]]":
+    events: list[dict[str, object]] = []
+    seq = first_seq
+    while batch := store.events_from(seq, 5000):
+        events.extend(batch)
+        seq = int(str(batch[-1]["seq"])) + 1
+    return events
+
+
+def cmd_config_example(_: Settings, __: argparse.Namespace) -> int:
+    """Print the documented example configuration."""
+    print(render_example(), end="")
+    return 0
+
+
+def cmd_config_check(settings: Settings, _: argparse.Namespace) -> int:
+    """Validate the configuration (loading it already did) and show the effective values."""
+    print(json.dumps(settings.model_dump(mode="json"), indent=2, ensure_ascii=False))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and docs)."""
+    parser = argparse.ArgumentParser(
+        prog="station",
+        description="Packing Station: the software at a warehouse packing bench.",
+        epilog="Start with `station demo` to watch a simulated bench. Docs: README.md.",
+    )
+    # -c and -v work before or after the verb: `station -c station.toml run` and `station run -c station.toml`.
+    config_help = "station.toml (default: $STATION_CONFIG or embedded defaults)"
+    parser.add_argument("-c", "--config", type=Path, default=None, help=config_help)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-c", "--config", type=Path, default=argparse.SUPPRESS, help=config_help)
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    def verb(
+        name: str,
+        func: Callable[[Settings, argparse.Namespace], int],
+        help_: str,
+        parent: "argparse._SubParsersAction[argparse.ArgumentParser]" = verbs,
+    ) -> argparse.ArgumentParser:
+        p = parent.add_parser(name, help=help_, description=help_, parents=[common])
+        p.set_defaults(func=func)
+        return p
+
+    verb("run", cmd_run, "run the station service (API, devices, sync)")
+    demo = verb("demo", cmd_demo, "a simulated bench with a scripted packer, narrated; then serves the API")
+    demo.add_argument("--no-serve", action="store_true", help="exit after the script instead of serving the API")
+    demo.add_argument("--pace", type=float, default=0.4, help="seconds between scans (default 0.4; 0 = no pause)")
+
+    token = verbs.add_parser("token", help="API tokens").add_subparsers(
+        dest="token_verb", required=True, metavar="ACTION"
+    )
+    create = verb("create", cmd_token_create, "create a token (shown once)", token)
+    create.add_argument("--role", required=True, choices=[r.value for r in ApiRole])
+    create.add_argument("--bench", help="the bench a bench token may post scans for")
+    create.add_argument("--name", help="a label, e.g. pda-07")
+    verb("list", cmd_token_list, "list tokens", token)
+    revoke = verb("revoke", cmd_token_revoke, "revoke a token at once", token)
+    revoke.add_argument("token_id")
+
+    user = verbs.add_parser("user", help="supervisor logins").add_subparsers(
+        dest="user_verb", required=True, metavar="ACTION"
+    )
+    for name, func, help_ in (
+        ("add", cmd_user_add, "add a supervisor login"),
+        ("passwd", cmd_user_passwd, "change a supervisor's password"),
+    ):
+        p = verb(name, func, help_, user)
+        p.add_argument("username")
+        p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+
+    operator = verbs.add_parser("operator", help="badges").add_subparsers(
+        dest="op_verb", required=True, metavar="ACTION"
+    )
+    op_add = verb("add", cmd_operator_add, "register a badge (packer or supervisor)", operator)
+    op_add.add_argument("badge", help="the badge code, e.g. OP-1001 or SV-2001")
+    op_add.add_argument("--name", required=True)
+    op_add.add_argument("--role", required=True, choices=[Role.PACKER.value, Role.SUPERVISOR.value])
+
+    orders = verbs.add_parser("orders", help="orders").add_subparsers(
+        dest="orders_verb", required=True, metavar="ACTION"
+    )
+    imp = verb("import", cmd_orders_import, "import orders from a JSON-lines file ('-' = stdin)", orders)
+    imp.add_argument("file")
+
+    db = verbs.add_parser("db", help="the database").add_subparsers(dest="db_verb", required=True, metavar="ACTION")
+    verb("check", cmd_db_check, "integrity check, hash chain and seq gaps", db)
+
+    config = verbs.add_parser("config", help="configuration").add_subparsers(
+        dest="cfg_verb", required=True, metavar="ACTION"
+    )
+    verb("example", cmd_config_example, "print the documented example station.toml", config)
+    verb("check", cmd_config_check, "validate the configuration and print the effective values", config)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `station` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as err:
+        print(f"configuration error:\n{err}", file=sys.stderr)
+        return 2
+    try:
+        return int(args.func(settings, args))
+    except AuthError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""`station demo`: a whole simulated bench with a scripted packer, on the embedded defaults."""

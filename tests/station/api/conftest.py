@@ -1,0 +1,34 @@
+"""A wired station (real store in a temp dir, no scanners) behind FastAPI's TestClient, with one token per role."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from apikit import ADMIN, ORDER, PASSWORD, Api
+from fastapi.testclient import TestClient
+
+from station.app import Station
+from station.auth import ApiRole, add_user, create_token, revoke_token
+from station.config import load_settings
+from station.intake import intake_order
+from station.model import Role
+from station.operators import add_operator
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Api]:
+    settings = load_settings(None, environ={"STATION_DATA": str(tmp_path), "STATION_DEVICES__SCANNERS": "[]"})
+    station = Station.build(settings)
+    store = station.store
+    tokens: dict[str, str] = {}
+    for role in ApiRole:
+        bench = "B01" if role is ApiRole.BENCH else None
+        tokens[role.value] = create_token(store, role, f"t-{role.value}", ADMIN, bench)[1]
+    tokens["other_bench"] = create_token(store, ApiRole.BENCH, "t-b02", ADMIN, "B02")[1]
+    revoked_id, tokens["revoked"] = create_token(store, ApiRole.SUPERVISOR, "t-revoked", ADMIN)
+    revoke_token(store, revoked_id, ADMIN)
+    add_user(store, "zhao", PASSWORD, ADMIN)
+    add_operator(store, "OP-001", "李四", Role.PACKER, ADMIN)
+    intake_order(store, ORDER, ADMIN)
+    with TestClient(station.api) as client:
+        yield Api(client, station, tokens)
