@@ -7,6 +7,8 @@ in flight finish, then the scanners are closed and the database thread finishes 
 
 import asyncio
 import logging
+import signal
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -144,4 +146,10 @@ def serve(settings: Settings, station: Station | None = None) -> None:
         access_log=False,
     )
     logger.info("serving the API on http://%s:%s (docs at /docs)", settings.api.host, settings.api.port)
+    # uvicorn re-raises SIGTERM/SIGINT once it has shut down gracefully; exit 0 then, as systemd expects.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.Server(config).run()
+
+
+def _exit_cleanly(_signum: int, _frame: object) -> None:
+    sys.exit(0)

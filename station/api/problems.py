@@ -23,7 +23,6 @@ API_MESSAGES: dict[str, tuple[str, str]] = {
     "not_found": ("未找到", "Not found"),
     "order_not_found": ("订单不存在", "Order not found"),
     "version_conflict": ("订单已被他人修改，请刷新后重试", "The order changed meanwhile; reload and try again"),
-    "precondition_required": ("缺少 If-Match 版本号", "If-Match with the order version is required"),
     "invalid_request": ("请求格式不正确", "The request is not valid"),
     "login_failed": ("用户名或密码错误", "Wrong username or password"),
     "too_many_attempts": ("尝试次数过多，请稍后再试", "Too many attempts; try again later"),
@@ -77,7 +76,6 @@ _TITLES = {
     405: "Method Not Allowed",
     409: "Conflict",
     422: "Unprocessable Content",
-    428: "Precondition Required",
     429: "Too Many Requests",
     500: "Internal Server Error",
 }

@@ -108,7 +108,7 @@ async def get_timeline(
 @router.post(
     "/orders/{order_id}/actions/{action}",
     response_model=ActionOut,
-    responses=problem_responses(401, 403, 404, 409, 422, 428),
+    responses=problem_responses(401, 403, 404, 409, 422),
     summary="Hold, release, reopen or abort an order",
 )
 async def post_action(
@@ -117,13 +117,11 @@ async def post_action(
     request: Request,
     response: Response,
     caller: Annotated[Principal, Depends(require(ApiRole.SUPERVISOR, ApiRole.HUB))],
-    if_match: Annotated[str | None, Header(description="The order version you saw (its ETag).")] = None,
+    if_match: Annotated[str, Header(max_length=64, description='The order version you read (its ETag), e.g. "4".')],
     body: ActionIn | None = None,
 ) -> ActionOut:
     """Apply a supervisor action. `If-Match` must carry the version you read; if the order changed since,
     the answer is 409 and nothing is applied (the refusal is recorded)."""
-    if if_match is None:
-        raise ApiProblem(428, "precondition_required")
     expected = _parse_if_match(if_match)
     ctx = context(request)
     reason = body.reason if body else None

@@ -105,8 +105,9 @@ def expected_refusals() -> Counter[str]:
     return Counter(s.expect for s in SCRIPT if s.kind == "scan" and s.expect != "accepted")
 
 
-def run_demo(settings: Settings, *, serve: bool = True, pace_s: float = 0.4, out: TextIO = sys.stdout) -> int:
+def run_demo(settings: Settings, *, serve: bool = True, pace_s: float = 0.4, out: TextIO | None = None) -> int:
     """Run the demo; return 0 when the station answered every step as the script expects."""
+    out = out or sys.stdout
     data_dir = settings.station.data_dir / "demo"
     if data_dir.exists():
         shutil.rmtree(data_dir)

@@ -75,7 +75,8 @@ def test_if_match_conflict_gives_409_and_loses_nothing(api: Api) -> None:
 
 def test_action_needs_if_match(api: Api) -> None:
     response = api.client.post(ORDER + "/actions/hold", json={"reason": "r"}, headers=api.headers("supervisor"))
-    assert response.status_code == 428
+    assert response.status_code == 422
+    assert any(e.startswith("header.if-match") for e in response.json()["errors"])
 
 
 def test_refused_action_is_a_409_with_its_reason(api: Api) -> None:
