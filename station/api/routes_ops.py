@@ -53,8 +53,10 @@ async def get_alerts(
     return [AlertOut.model_validate(a) for a in await ctx.db(active_alerts, ctx.store)]
 
 
-@router.get("/health", response_model=HealthOut, responses=problem_responses(401), tags=["operations"])
-async def get_health(request: Request, _: Annotated[Principal, Depends(require(*ANY_ROLE))]) -> HealthOut:
+@router.get("/health", response_model=HealthOut, responses=problem_responses(401, 403), tags=["operations"])
+async def get_health(
+    request: Request, _: Annotated[Principal, Depends(require(ApiRole.BENCH, ApiRole.SUPERVISOR, ApiRole.HUB))]
+) -> HealthOut:
     """Database, event stream, clock and each wired part (sync, devices)."""
     ctx = context(request)
     store = ctx.store

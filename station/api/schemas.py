@@ -52,6 +52,22 @@ class ScanResult(BaseModel):
 class LineOut(BaseModel):
     """An order line with its verification progress."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "line_no": 2,
+                    "sku": "BOWL-GIFT",
+                    "name": "赠品 不锈钢碗",
+                    "qty": 1,
+                    "verified": 0,
+                    "serialized": False,
+                    "gift_for": 1,
+                }
+            ]
+        }
+    )
+
     line_no: int
     sku: str
     name: str
@@ -112,6 +128,25 @@ class OrderOut(BaseModel):
 class EventOut(BaseModel):
     """One event of an order's timeline (the envelope of DESIGN §7)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "seq": 57,
+                    "event_id": "01936f7e-1c2a-7b3e-9f10-5d2c4b8a9e01",
+                    "type": "item.verified",
+                    "order_id": "SO20260205-8821",
+                    "actor": {"id": "OP-1001", "role": "packer", "device": "scanner-1", "bench": "B01"},
+                    "at": {"ms": 1770256692000, "counter": 0},
+                    "wall_raw": 1770256692000,
+                    "clock_synced": True,
+                    "data": {"line_no": 1, "sku": "FEEDER-PRO", "qty": 1, "verified": 1, "of": 1},
+                    "hash": "9f2c0d3a5e7b41c8a6d2e0f19b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e",
+                }
+            ]
+        }
+    )
+
     seq: int
     event_id: str
     type: str
@@ -126,6 +161,8 @@ class EventOut(BaseModel):
 
 class TimelineOut(BaseModel):
     """An order's events in order."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"order_id": "SO20260205-8821", "events": []}]})
 
     order_id: str
     events: list[EventOut]
@@ -142,6 +179,10 @@ class ActionIn(BaseModel):
 class ActionOut(BaseModel):
     """The order after a successful action."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"order_id": "SO20260205-8821", "status": "on_hold", "version": 5, "seq": 61}]}
+    )
+
     order_id: str
     status: str
     version: int
@@ -150,6 +191,23 @@ class ActionOut(BaseModel):
 
 class AlertOut(BaseModel):
     """An alert that is raised and not cleared."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "alert": "database_corrupt",
+                    "seq": 1,
+                    "at": {"ms": 1770256692000, "counter": 0},
+                    "order_id": None,
+                    "data": {
+                        "alert": "database_corrupt",
+                        "moved_to": "station-data/station.db.corrupt-20260205T015812Z",
+                    },
+                }
+            ]
+        }
+    )
 
     alert: str
     seq: int
@@ -170,6 +228,10 @@ class LoginIn(BaseModel):
 class WhoAmI(BaseModel):
     """The caller."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"role": "bench", "name": "bench-B01", "bench_id": "B01"}]}
+    )
+
     role: str
     name: str
     bench_id: str | None
@@ -177,6 +239,24 @@ class WhoAmI(BaseModel):
 
 class HealthOut(BaseModel):
     """How the station is doing."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "ok",
+                    "version": "0.1.0",
+                    "site": "WH1",
+                    "station_id": "ST01",
+                    "stream_epoch": "01936f7e-0000-7000-8000-000000000001",
+                    "last_seq": 1234,
+                    "backlog": 12,
+                    "clock_synced": True,
+                    "parts": {"scanners": {"ok": True, "connected": {"sim": True}}},
+                }
+            ]
+        }
+    )
 
     status: Literal["ok", "degraded"]
     version: str

@@ -63,7 +63,8 @@ def setup_station(directory: Path, scans: int) -> tuple[Store, BenchWorkflow, li
     codes = [f"ITEM-{k:02d}" for k in range(10)]
     per_line = scans // len(codes) + 1
     lines = [
-        {"line_no": k + 1, "sku": code, "name": code, "barcodes": [code], "qty": per_line} for k, code in enumerate(codes)
+        {"line_no": k + 1, "sku": code, "name": code, "barcodes": [code], "qty": per_line}
+        for k, code in enumerate(codes)
     ]
     result = intake_order(store, {"order_id": "SO20260101-1", "version": 1, "lines": lines}, ACTOR)
     assert result.ok, result

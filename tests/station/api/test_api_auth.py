@@ -14,7 +14,7 @@ ROUTES = [
     ("GET", ORDER + "/timeline", None, {"supervisor", "hub"}),
     ("POST", ORDER + "/actions/hold", {"reason": "check"}, {"supervisor", "hub"}),
     ("GET", "/api/v1/alerts", None, {"supervisor", "hub"}),
-    ("GET", "/api/v1/health", None, {"bench", "pda", "supervisor", "hub"}),
+    ("GET", "/api/v1/health", None, {"bench", "supervisor", "hub"}),
     ("GET", "/api/v1/auth/me", None, {"bench", "pda", "supervisor", "hub"}),
     ("GET", "/metrics", None, {"supervisor", "hub"}),
 ]

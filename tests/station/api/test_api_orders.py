@@ -93,7 +93,7 @@ def test_validation_errors_name_the_field(api: Api) -> None:
 
 
 def test_health(api: Api) -> None:
-    body = api.client.get("/api/v1/health", headers=api.headers("pda")).json()
+    body = api.client.get("/api/v1/health", headers=api.headers("bench")).json()
     assert body["status"] == "ok"
     assert body["last_seq"] > 0
     assert body["stream_epoch"] == api.station.store.stream_epoch
