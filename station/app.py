@@ -19,7 +19,9 @@ import uvicorn
 from fastapi import FastAPI
 
 from drivers.scanners import RawScan, ScanSource, open_scanner
+from station.alerts import AlertMonitor
 from station.api.context import ApiContext
+from station.api.queue_watch import QueueWatch
 from station.api.server import create_api
 from station.config import Settings
 from station.indicators import FanOutIndicator, LogIndicator
@@ -51,16 +53,23 @@ class Station:
             store, settings.workflow, settings.scan, indicator=self.indicator, monotonic=monotonic
         )
         self.metrics = StationMetrics(store)
+        self.alerts = AlertMonitor(store, settings.priority, self.indicator, settings.workflow.default_bench)
+        self.queue_watch = QueueWatch(store.wall_ms)
+        store.subscribe(self.queue_watch.notify)
         # The one database thread: scans and API calls queue here in arrival order (DESIGN §3, one writer).
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="station-db")
         self.scanners: list[ScanSource] = []
         self._pending: set[asyncio.Future[Any]] = set()
+        self._housekeeping: asyncio.Task[None] | None = None
+        self._users = 0  # lifespans sharing this station (a test client and schemathesis may nest)
         self.context = ApiContext(
             store=store,
             workflow=self.workflow,
             settings=settings,
             metrics=self.metrics,
             writer=self.writer,
+            alerts=self.alerts,
+            queue_watch=self.queue_watch,
             version=station_version(),
             cookie_secure=settings.api.cookie_secure,
         )
@@ -90,7 +99,12 @@ class Station:
         return _Lifespan()
 
     async def start(self) -> None:
-        """Open the scanners and start feeding their reads to the workflow."""
+        """Open the scanners, start feeding their reads to the workflow, start the housekeeping timer."""
+        self._users += 1
+        if self._users > 1:
+            return
+        self.queue_watch.bind(asyncio.get_running_loop())
+        self._housekeeping = asyncio.create_task(self._housekeep(), name="housekeeping")
         for url in self.settings.devices.scanners:
             source = open_scanner(url)
             await source.start(self._handle_raw_scan)
@@ -99,6 +113,12 @@ class Station:
 
     async def stop(self) -> None:
         """Close devices, let queued scans finish, close the database."""
+        self._users -= 1
+        if self._users > 0:
+            return
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            await asyncio.gather(self._housekeeping, return_exceptions=True)
         for source in self.scanners:
             try:
                 await source.stop()
@@ -127,6 +147,21 @@ class Station:
         self._pending.discard(future)
         if not future.cancelled() and future.exception() is not None:
             logger.error("scan handling failed: %s", future.exception())
+
+    async def _housekeep(self) -> None:
+        """Every `alert_tick_s`: log out idle packers and evaluate the alert conditions."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.settings.priority.alert_tick_s)
+            for job in (self.workflow.tick, self.alerts.tick, self._report_scanners):
+                try:
+                    await loop.run_in_executor(self.writer, job)
+                except Exception:
+                    logger.exception("housekeeping step %s failed", getattr(job, "__qualname__", job))
+
+    def _report_scanners(self) -> None:
+        for source in self.scanners:
+            self.alerts.device_state(f"scanner:{source.name}", source.connected)
 
     def _scanner_health(self) -> dict[str, Any]:
         states = {s.name: s.connected for s in self.scanners}

@@ -152,7 +152,7 @@ def cmd_orders_import(settings: Settings, args: argparse.Namespace) -> int:
                 print(f"line {number}: refused: expected a JSON object")
                 counts["refused"] = counts.get("refused", 0) + 1
                 continue
-            result = intake_order(store, doc, CLI_ACTOR)
+            result = intake_order(store, doc, CLI_ACTOR, settings.priority)
             counts[result.result] = counts.get(result.result, 0) + 1
             what = result.result + (f" ({result.reason})" if result.reason else "")
             print(f"line {number}: {result.order_id or '?'}: {what}")

@@ -24,6 +24,7 @@ from pydantic_settings import (
 
 from station.api.settings import ApiSettings
 from station.devices import DevicesSettings
+from station.priority import PrioritySettings
 from station.scan import ScanRules
 from station.workflow.settings import WorkflowSettings
 
@@ -64,6 +65,9 @@ class Settings(BaseSettings):
     scan: ScanRules = Field(default_factory=ScanRules, description="How scanned codes are classified.")
     devices: DevicesSettings = Field(default_factory=DevicesSettings, description="Devices at the bench.")
     api: ApiSettings = Field(default_factory=ApiSettings, description="The HTTP API.")
+    priority: PrioritySettings = Field(
+        default_factory=PrioritySettings, description="Priority levels, SLA colours, the PDA queue and alerts."
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -197,12 +201,14 @@ def _toml_value(value: Any) -> str:
         return repr(value)
     if isinstance(value, Path | str):
         return _toml_string(str(value))
+    if isinstance(value, list | tuple) and value and all(isinstance(v, BaseModel) for v in value):
+        return "[\n" + "".join(f"  {_toml_value(v)},\n" for v in value) + "]"
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
     if isinstance(value, BaseModel):
-        return _toml_value(value.model_dump(mode="json"))
+        return _toml_value(value.model_dump(mode="json", exclude_defaults=True))
     raise TypeError(f"cannot render {value!r} as TOML")
 
 

@@ -16,7 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from station.events import Actor, EventType, NewEvent
 from station.lifecycle import Action, Facts
-from station.model import Order, OrderLine, Role, Status
+from station.model import NO_DEADLINE_MS, Order, OrderLine, Role, Status
+from station.prioritizer import assign
+from station.priority import PrioritySettings
 from station.store import Store, Tx
 from station.transitions import apply_action
 
@@ -154,6 +156,8 @@ def _to_order(doc: OrderIn, raw: Mapping[str, Any]) -> Order:
         ship_by=doc.ship_by.isoformat() if doc.ship_by else None,
         placed_at=doc.placed_at.isoformat() if doc.placed_at else None,
         document=dict(raw),
+        deadline_ms=int(doc.ship_by.timestamp() * 1000) if doc.ship_by else NO_DEADLINE_MS,
+        priority_rule="",  # not assigned yet
     )
 
 
@@ -161,8 +165,14 @@ def _line_key(order: Order) -> list[tuple[Any, ...]]:
     return [(ln.line_no, ln.sku, ln.barcodes, ln.qty, ln.serialized, ln.gift_for) for ln in order.lines]
 
 
-def intake_order(store: Store, raw: Mapping[str, Any], actor: Actor) -> IntakeResult:
-    """Validate and store one order document; every outcome but a duplicate or stale version is an event."""
+def intake_order(
+    store: Store, raw: Mapping[str, Any], actor: Actor, priority: PrioritySettings | None = None
+) -> IntakeResult:
+    """Validate and store one order document; every outcome but a duplicate or stale version is an event.
+
+    The order's priority level is evaluated here with `priority` (the station's current rules).
+    """
+    rules = priority or PrioritySettings()
     order_id = raw.get("order_id") if isinstance(raw, Mapping) else None
     order_ref = order_id if isinstance(order_id, str) and _ID.match(order_id) else None
     try:
@@ -183,13 +193,11 @@ def intake_order(store: Store, raw: Mapping[str, Any], actor: Actor) -> IntakeRe
     with store.transaction() as tx:
         existing = tx.repo.order(doc.order_id)
         if existing is None:
-            return _create(tx, incoming, actor)
-        return _update(tx, existing, incoming, actor)
+            return _create(tx, incoming, actor, rules)
+        return _update(tx, existing, incoming, actor, rules)
 
 
-def _create(tx: Tx, order: Order, actor: Actor) -> IntakeResult:
-    now = tx.wall_now_ms()
-    tx.repo.insert_order(order, now)
+def _create(tx: Tx, order: Order, actor: Actor, rules: PrioritySettings) -> IntakeResult:
     env = tx.append(
         NewEvent(
             EventType.ORDER_RECEIVED,
@@ -198,6 +206,10 @@ def _create(tx: Tx, order: Order, actor: Actor) -> IntakeResult:
             {"hub_version": order.hub_version, "lines": len(order.lines)},
         )
     )
+    now = tx.wall_now_ms()
+    order.received_at_ms = order.status_since_ms = now
+    assign(tx, order, rules, actor)
+    tx.repo.insert_order(order, now)
     cancellation = tx.repo.pending_cancellation(order.order_id)
     if cancellation is None:
         return IntakeResult("created", order.order_id, seq=env["seq"], status=order.status)
@@ -222,7 +234,7 @@ def _not_started(order: Order) -> bool:
     return order.status is Status.PENDING
 
 
-def _update(tx: Tx, existing: Order, incoming: Order, actor: Actor) -> IntakeResult:
+def _update(tx: Tx, existing: Order, incoming: Order, actor: Actor, rules: PrioritySettings) -> IntakeResult:
     if incoming.hub_version == existing.hub_version:
         return IntakeResult("duplicate", existing.order_id, status=existing.status)
     if incoming.hub_version < existing.hub_version:
@@ -249,13 +261,16 @@ def _update(tx: Tx, existing: Order, incoming: Order, actor: Actor) -> IntakeRes
     incoming.packed_by = existing.packed_by
     incoming.measured_weight_g = existing.measured_weight_g
     incoming.photo_ref = existing.photo_ref
+    incoming.status_since_ms = existing.status_since_ms
+    incoming.received_at_ms = existing.received_at_ms
+    incoming.priority, incoming.priority_rule = existing.priority, existing.priority_rule
+    incoming.priority_override = existing.priority_override
     incoming.version = existing.version + 1
     if not lines_changed:
         for new, old in zip(incoming.lines, existing.lines, strict=True):
             new.verified = old.verified
     else:
         tx.repo.forget_units(existing.order_id)
-    tx.repo.replace_order(incoming, tx.wall_now_ms())
     env = tx.append(
         NewEvent(
             EventType.ORDER_UPDATED,
@@ -268,6 +283,8 @@ def _update(tx: Tx, existing: Order, incoming: Order, actor: Actor) -> IntakeRes
             },
         )
     )
+    assign(tx, incoming, rules, actor)  # notes, amount or VIP level may have changed
+    tx.repo.replace_order(incoming, tx.wall_now_ms())
     return IntakeResult("updated", existing.order_id, seq=env["seq"], status=incoming.status)
 
 

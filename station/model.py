@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+NO_DEADLINE_MS = 9_000_000_000_000_000  # "no ship-by time": sorts after every real deadline
+
 
 class Status(StrEnum):
     """Canonical order statuses at the station."""
@@ -50,6 +52,7 @@ class Feedback(StrEnum):
     BLOCKED = "blocked"
     NEEDS_SUPERVISOR = "needs_supervisor"
     ERROR = "error"
+    ATTENTION = "attention"  # an alert wants a supervisor's eye (stack light attention pattern)
     NONE = "none"  # nothing to show: a bounced repeat of the previous read
 
 
@@ -99,6 +102,12 @@ class Order:
     measured_weight_g: int | None = None
     photo_ref: str | None = None
     document: dict[str, Any] = field(default_factory=dict)  # the hub's order document as received
+    priority: str = "C"  # S > A > B > C
+    priority_rule: str = "default"  # the rule (or override) that set it
+    priority_override: str | None = None  # an explicit level from the hub or a supervisor
+    deadline_ms: int = NO_DEADLINE_MS
+    status_since_ms: int = 0
+    received_at_ms: int = 0
 
     def line(self, line_no: int) -> OrderLine | None:
         """The line with this number, if any."""

@@ -56,7 +56,8 @@ def apply_action(
         order.held_from = None
     order.status = decision.target
     order.version += 1
-    tx.repo.save_order_state(order, tx.wall_now_ms())
+    order.status_since_ms = tx.wall_now_ms()
+    tx.repo.save_order_state(order, order.status_since_ms)
     env = tx.append(
         NewEvent(
             EventType.STATUS_CHANGED,

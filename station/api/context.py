@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
+from station.alerts import AlertMonitor
+from station.api.queue_watch import QueueWatch
 from station.config import Settings
 from station.metrics import StationMetrics
 from station.store import Store
@@ -52,6 +54,8 @@ class ApiContext:
     settings: Settings
     metrics: StationMetrics
     writer: ThreadPoolExecutor
+    alerts: AlertMonitor
+    queue_watch: QueueWatch
     version: str = "0.0.0"
     health_parts: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
     login_limiter: LoginLimiter = field(default_factory=LoginLimiter)

@@ -28,6 +28,11 @@ API_MESSAGES: dict[str, tuple[str, str]] = {
     "too_many_attempts": ("尝试次数过多，请稍后再试", "Too many attempts; try again later"),
     "method_not_allowed": ("不支持此方法", "Method not allowed"),
     "internal_error": ("服务器内部错误", "Internal error"),
+    "claimed_by_other": ("订单已被其他手持终端认领", "Another PDA holds this order"),
+    "not_claimed": ("此终端未认领该订单", "This PDA holds no claim on the order"),
+    "s_breaker_tripped": ("S 级订单过多，暂停新的 S 级升级", "Too many S orders: new S escalations are paused"),
+    "breaker_not_tripped": ("S 级熔断未触发", "The S breaker is not tripped"),
+    "order_closed": ("订单已结束", "The order is closed"),
 }
 
 

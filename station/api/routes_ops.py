@@ -1,47 +1,19 @@
 """Operations: alerts, health, Prometheus metrics, and supervisor login sessions."""
 
-import json
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import PlainTextResponse
 
+from station.alerts import active_alerts
 from station.api import API_PREFIX
 from station.api.problems import ApiProblem, problem_responses
 from station.api.schemas import AlertOut, HealthOut, LoginIn, WhoAmI
 from station.api.security import ANY_ROLE, SESSION_COOKIE, context, require
 from station.auth import SESSION_TTL_MS, ApiRole, Principal, check_password, close_session, open_session
-from station.events import EventType
-from station.store import Store
 
 router = APIRouter(prefix=API_PREFIX)
 metrics_router = APIRouter()  # /metrics sits at the root, where Prometheus looks by default
-
-
-def active_alerts(store: Store) -> list[dict[str, Any]]:
-    """Alerts raised and not cleared since, newest first (keyed by alert name and subject)."""
-    with store.reading() as repo:
-        rows = list(
-            repo.db.query(
-                "SELECT seq, type, order_id, at_ms, at_counter, data FROM events WHERE type IN (?, ?) ORDER BY seq",
-                [EventType.ALERT_RAISED, EventType.ALERT_CLEARED],
-            )
-        )
-    active: dict[tuple[str, str], dict[str, Any]] = {}
-    for row in rows:
-        data = json.loads(row["data"])
-        key = (str(data.get("alert")), str(data.get("subject", row["order_id"] or "")))
-        if row["type"] == EventType.ALERT_RAISED:
-            active[key] = {
-                "alert": key[0],
-                "seq": row["seq"],
-                "at": {"ms": row["at_ms"], "counter": row["at_counter"]},
-                "order_id": row["order_id"],
-                "data": data,
-            }
-        else:
-            active.pop(key, None)
-    return sorted(active.values(), key=lambda a: -int(a["seq"]))
 
 
 @router.get("/alerts", response_model=list[AlertOut], responses=problem_responses(401, 403), tags=["operations"])

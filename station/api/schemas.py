@@ -210,6 +210,7 @@ class AlertOut(BaseModel):
     )
 
     alert: str
+    subject: str = Field(description="What it is about: an order id, a device name, or empty for the station.")
     seq: int
     at: dict[str, int]
     order_id: str | None

@@ -14,6 +14,7 @@ from station.api.problems import ApiProblem, handle_api_problem, handle_http, ha
 from station.api.routes_ops import metrics_router
 from station.api.routes_ops import router as ops_router
 from station.api.routes_orders import router as orders_router
+from station.api.routes_queue import router as queue_router
 from station.api.routes_scans import router as scans_router
 
 logger = logging.getLogger(__name__)
@@ -63,5 +64,6 @@ def create_api(ctx: ApiContext) -> FastAPI:
     app.include_router(scans_router)
     app.include_router(orders_router)
     app.include_router(ops_router)
+    app.include_router(queue_router)
     app.include_router(metrics_router)
     return app

@@ -49,7 +49,7 @@ def _setup(station: Station, out: TextIO) -> dict[str, str]:
     text = files("station.demo").joinpath("orders.jsonl").read_text(encoding="utf-8")
     for line in text.splitlines():
         doc = json.loads(line)
-        result = intake_order(store, doc, HUB)
+        result = intake_order(store, doc, HUB, station.settings.priority)
         print(f"  order {doc['order_id']}  {doc['channel']:<11} → {result.result}", file=out)
     tokens = {}
     for api_role, bench in ((ApiRole.BENCH, "B01"), (ApiRole.PDA, None), (ApiRole.SUPERVISOR, None)):

@@ -135,6 +135,24 @@ MIGRATIONS: tuple[str, ...] = (
         expires_at_ms INTEGER NOT NULL
     );
     """,
+    # 3: priority and the PDA queue (no deadline = far future, so the index alone orders the queue),
+    #    when each order last changed status, and an index for time-window alerts
+    """
+    ALTER TABLE orders ADD COLUMN priority TEXT NOT NULL DEFAULT 'C' CHECK (priority IN ('S', 'A', 'B', 'C'));
+    ALTER TABLE orders ADD COLUMN priority_rank INTEGER NOT NULL DEFAULT 3;
+    ALTER TABLE orders ADD COLUMN priority_rule TEXT NOT NULL DEFAULT 'default';
+    ALTER TABLE orders ADD COLUMN priority_override TEXT CHECK (priority_override IN ('S', 'A', 'B', 'C'));
+    ALTER TABLE orders ADD COLUMN deadline_ms INTEGER NOT NULL DEFAULT 9000000000000000;
+    ALTER TABLE orders ADD COLUMN status_since_ms INTEGER NOT NULL DEFAULT 0;
+    UPDATE orders SET status_since_ms = updated_at_ms;
+    CREATE INDEX orders_queue ON orders(status, priority_rank, deadline_ms, received_at_ms);
+    CREATE TABLE claims (
+        order_id TEXT PRIMARY KEY REFERENCES orders(order_id) ON DELETE CASCADE,
+        pda TEXT NOT NULL,
+        expires_at_ms INTEGER NOT NULL
+    );
+    CREATE INDEX events_by_time ON events(at_ms);
+    """,
 )
 
 

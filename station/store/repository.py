@@ -7,6 +7,7 @@ from typing import Any
 import sqlite_utils
 
 from station.model import Bench, CarrierBatch, Operator, Order, OrderLine, Role, Status
+from station.priority import LEVEL_RANK
 
 
 def _lines_from_rows(rows: Iterator[dict[str, Any]]) -> list[OrderLine]:
@@ -87,6 +88,12 @@ class Repository:
             measured_weight_g=row["measured_weight_g"],
             photo_ref=row["photo_ref"],
             document=json.loads(row["document"]),
+            priority=row["priority"],
+            priority_rule=row["priority_rule"],
+            priority_override=row["priority_override"],
+            deadline_ms=row["deadline_ms"],
+            status_since_ms=row["status_since_ms"],
+            received_at_ms=row["received_at_ms"],
         )
 
     def order_id_by_waybill(self, waybill_no: str) -> str | None:
@@ -129,7 +136,8 @@ class Repository:
             self._orders[order.order_id] = order
         self.db.execute(
             "UPDATE orders SET version = ?, status = ?, held_from = ?, bench_id = ?, packed_by = ?, "
-            "measured_weight_g = ?, photo_ref = ?, updated_at_ms = ? WHERE order_id = ?",
+            "measured_weight_g = ?, photo_ref = ?, updated_at_ms = ?, status_since_ms = ?, priority = ?, "
+            "priority_rank = ?, priority_rule = ?, priority_override = ? WHERE order_id = ?",
             [
                 order.version,
                 order.status.value,
@@ -139,6 +147,11 @@ class Repository:
                 order.measured_weight_g,
                 order.photo_ref,
                 now_ms,
+                order.status_since_ms,
+                order.priority,
+                LEVEL_RANK[order.priority],
+                order.priority_rule,
+                order.priority_override,
                 order.order_id,
             ],
         )
@@ -168,6 +181,12 @@ class Repository:
             "placed_at": order.placed_at,
             "document": json.dumps(order.document, ensure_ascii=False, sort_keys=True),
             "updated_at_ms": now_ms,
+            "priority": order.priority,
+            "priority_rank": LEVEL_RANK[order.priority],
+            "priority_rule": order.priority_rule,
+            "priority_override": order.priority_override,
+            "deadline_ms": order.deadline_ms,
+            "status_since_ms": order.status_since_ms,
         }
 
     def _insert_lines(self, order: Order) -> None:

@@ -17,6 +17,12 @@ ROUTES = [
     ("GET", "/api/v1/health", None, {"bench", "supervisor", "hub"}),
     ("GET", "/api/v1/auth/me", None, {"bench", "pda", "supervisor", "hub"}),
     ("GET", "/metrics", None, {"supervisor", "hub"}),
+    ("GET", "/api/v1/queue", None, {"pda", "supervisor", "hub"}),
+    ("GET", "/api/v1/queue/top", None, {"pda", "supervisor"}),
+    ("POST", "/api/v1/queue/SO20260205-8821/claim", None, {"pda"}),
+    ("POST", "/api/v1/queue/SO20260205-8821/release", None, {"pda"}),
+    ("POST", ORDER + "/priority", {"level": "A"}, {"supervisor", "hub"}),
+    ("POST", "/api/v1/priority/breaker/lift", None, {"supervisor"}),
 ]
 WHO = ["bench", "pda", "supervisor", "hub", None, "revoked"]
 

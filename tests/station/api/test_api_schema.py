@@ -23,6 +23,12 @@ OPERATIONS = [
     "POST /api/v1/auth/logout",
     "GET /api/v1/auth/me",
     "GET /metrics",
+    "GET /api/v1/queue",
+    "GET /api/v1/queue/top",
+    "POST /api/v1/queue/{order_id}/claim",
+    "POST /api/v1/queue/{order_id}/release",
+    "POST /api/v1/orders/{order_id}/priority",
+    "POST /api/v1/priority/breaker/lift",
 ]
 
 
@@ -38,7 +44,7 @@ def test_every_operation_is_covered(api: Api) -> None:
 @pytest.mark.parametrize("label", OPERATIONS)
 def test_operation_conforms_to_its_schema(api: Api, label: str) -> None:
     operation = _operations(api)[label]
-    who = "bench" if label.endswith("/scans") else "supervisor"
+    who = "bench" if label.endswith("/scans") else "pda" if label.endswith(("/claim", "/release")) else "supervisor"
 
     @given(case=operation.as_strategy())
     @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))

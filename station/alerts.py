@@ -1,0 +1,158 @@
+"""Alerts (DESIGN §6): raised and cleared as events, evaluated on a timer and on device reports.
+
+- `stale_order` (per order): an active order with no status change for `stale_order_h`;
+- `s_overload`: more than `s_waiting_max` S orders waiting — also trips the S-escalation breaker;
+- `queue_backlog`: more than `pending_max` pending, or their mean wait above `mean_wait_max_min`;
+- `role_conflict` (per order): `conflict_roles` different roles changed the order within `conflict_window_h`;
+- `device_down` (per device): reported by the device adapters.
+
+An alert is identified by (alert, subject); it is raised once and cleared once, so the event log and
+`/api/v1/alerts` tell the same story.
+"""
+
+import json
+import logging
+from typing import Any
+
+from station.events import SYSTEM, EventType, NewEvent
+from station.model import Feedback
+from station.ports import Indicator
+from station.prioritizer import OPEN_STATUSES, breaker_until_ms, trip_breaker
+from station.priority import PrioritySettings
+from station.store import Store, Tx
+
+logger = logging.getLogger(__name__)
+
+AlertKey = tuple[str, str]  # (alert, subject); subject "" for station-wide alerts
+
+
+def active_alerts(store: Store) -> list[dict[str, Any]]:
+    """Alerts raised and not cleared since, newest first."""
+    with store.reading() as repo:
+        rows = list(
+            repo.db.query(
+                "SELECT seq, type, order_id, at_ms, at_counter, data FROM events WHERE type IN (?, ?) ORDER BY seq",
+                [EventType.ALERT_RAISED, EventType.ALERT_CLEARED],
+            )
+        )
+    active: dict[AlertKey, dict[str, Any]] = {}
+    for row in rows:
+        data = json.loads(row["data"])
+        key = (str(data.get("alert")), str(data.get("subject") or ""))
+        if row["type"] == EventType.ALERT_RAISED:
+            active[key] = {
+                "alert": key[0],
+                "subject": key[1],
+                "seq": row["seq"],
+                "at": {"ms": row["at_ms"], "counter": row["at_counter"]},
+                "order_id": row["order_id"],
+                "data": data,
+            }
+        else:
+            active.pop(key, None)
+    return sorted(active.values(), key=lambda a: -int(a["seq"]))
+
+
+class AlertMonitor:
+    """Evaluates the alert conditions and records each raise and clear."""
+
+    def __init__(
+        self, store: Store, settings: PrioritySettings, indicator: Indicator | None = None, bench_id: str = "B01"
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.indicator = indicator
+        self.bench_id = bench_id
+        self.active: set[AlertKey] = {(a["alert"], a["subject"]) for a in active_alerts(store)}
+
+    # -- raising and clearing ------------------------------------------------------------------------------------
+    def _raise(self, tx: Tx, alert: str, subject: str = "", order_id: str | None = None, **data: Any) -> None:
+        if (alert, subject) in self.active:
+            return
+        tx.append(NewEvent(EventType.ALERT_RAISED, SYSTEM, order_id, {"alert": alert, "subject": subject, **data}))
+        self.active.add((alert, subject))
+        logger.warning("alert raised: %s %s %s", alert, subject, data)
+        if self.indicator is not None:
+            self.indicator.signal(self.bench_id, Feedback.ATTENTION, f"alert {alert} {subject}".strip())
+
+    def _clear(self, tx: Tx, alert: str, subject: str = "", order_id: str | None = None) -> None:
+        if (alert, subject) not in self.active:
+            return
+        tx.append(NewEvent(EventType.ALERT_CLEARED, SYSTEM, order_id, {"alert": alert, "subject": subject}))
+        self.active.discard((alert, subject))
+        logger.info("alert cleared: %s %s", alert, subject)
+
+    def _sync_per_subject(self, tx: Tx, alert: str, now_true: dict[str, dict[str, Any]]) -> None:
+        """Raise `alert` for every subject in `now_true`, clear it for subjects no longer there."""
+        for subject, data in now_true.items():
+            self._raise(tx, alert, subject, subject, **data)
+        for name, subject in [k for k in self.active if k[0] == alert]:
+            if subject not in now_true:
+                self._clear(tx, name, subject, subject)
+
+    # -- the conditions ------------------------------------------------------------------------------------------
+    def tick(self) -> None:
+        """Evaluate the timed conditions (run on the database thread)."""
+        with self.store.transaction() as tx:
+            now = tx.wall_now_ms()
+            self._stale_orders(tx, now)
+            self._s_overload(tx)
+            self._backlog(tx, now)
+            self._role_conflicts(tx, now)
+
+    def _stale_orders(self, tx: Tx, now: int) -> None:
+        limit = now - int(self.settings.stale_order_h * 3_600_000)
+        marks = ",".join("?" * len(OPEN_STATUSES))
+        rows = tx.repo.db.query(
+            f"SELECT order_id, status, status_since_ms FROM orders WHERE status IN ({marks}) AND status_since_ms < ?",  # noqa: S608
+            [*(s.value for s in OPEN_STATUSES), limit],
+        )
+        stale = {
+            r["order_id"]: {"status": r["status"], "since_min": (now - r["status_since_ms"]) // 60_000} for r in rows
+        }
+        self._sync_per_subject(tx, "stale_order", stale)
+
+    def _s_overload(self, tx: Tx) -> None:
+        waiting = int(
+            next(tx.repo.db.query("SELECT count(*) AS n FROM orders WHERE status = 'pending' AND priority = 'S'"))["n"]
+        )
+        if waiting > self.settings.s_waiting_max:
+            if ("s_overload", "") not in self.active:
+                self._raise(tx, "s_overload", s_waiting=waiting, limit=self.settings.s_waiting_max)
+                if breaker_until_ms(tx) <= tx.wall_now_ms():
+                    trip_breaker(tx, self.settings, SYSTEM, waiting)
+        else:
+            self._clear(tx, "s_overload")
+
+    def _backlog(self, tx: Tx, now: int) -> None:
+        row = next(
+            tx.repo.db.query(
+                "SELECT count(*) AS n, avg(? - received_at_ms) AS wait FROM orders WHERE status = 'pending'", [now]
+            )
+        )
+        pending, mean_wait_min = int(row["n"]), (row["wait"] or 0) / 60_000
+        if pending > self.settings.pending_max or mean_wait_min > self.settings.mean_wait_max_min:
+            self._raise(tx, "queue_backlog", pending=pending, mean_wait_min=round(mean_wait_min, 1))
+        else:
+            self._clear(tx, "queue_backlog")
+
+    def _role_conflicts(self, tx: Tx, now: int) -> None:
+        since = now - int(self.settings.conflict_window_h * 3_600_000)
+        rows = tx.repo.db.query(
+            "SELECT order_id, group_concat(DISTINCT json_extract(actor, '$.role')) AS roles FROM events "
+            "WHERE at_ms >= ? AND order_id IS NOT NULL AND type IN (?, ?) GROUP BY order_id "
+            "HAVING count(DISTINCT json_extract(actor, '$.role')) >= ?",
+            [since, EventType.STATUS_CHANGED, EventType.ORDER_UPDATED, self.settings.conflict_roles],
+        )
+        conflicts = {r["order_id"]: {"roles": sorted(str(r["roles"]).split(","))} for r in rows}
+        self._sync_per_subject(tx, "role_conflict", conflicts)
+
+    def device_state(self, device: str, up: bool, detail: str = "") -> None:
+        """A device adapter reports its device up or down (run on the database thread)."""
+        if up == ((("device_down", device)) not in self.active):
+            return
+        with self.store.transaction() as tx:
+            if up:
+                self._clear(tx, "device_down", device)
+            else:
+                self._raise(tx, "device_down", device, detail=detail)
