@@ -19,6 +19,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from drivers.scanners import RawScan, ScanSource, open_scanner
+from firmware_bridge import BenchController
+from station.adapters.bench_io import BenchIo
 from station.alerts import AlertMonitor
 from station.api.context import ApiContext
 from station.api.queue_watch import QueueWatch
@@ -27,8 +29,7 @@ from station.config import Settings
 from station.indicators import FanOutIndicator, LogIndicator
 from station.metrics import StationMetrics
 from station.store import Store
-from station.workflow import BenchWorkflow
-from station.workflow.outcome import ScanOutcome
+from station.workflow import BenchDevices, BenchWorkflow
 
 logger = logging.getLogger(__name__)
 
@@ -47,19 +48,28 @@ class Station:
     def __init__(self, settings: Settings, store: Store, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self.store = store
-        self.log_indicator = LogIndicator()
-        self.indicator = FanOutIndicator([self.log_indicator])
-        self.workflow = BenchWorkflow(
-            store, settings.workflow, settings.scan, indicator=self.indicator, monotonic=monotonic
-        )
-        self.metrics = StationMetrics(store)
-        self.alerts = AlertMonitor(store, settings.priority, self.indicator, settings.workflow.default_bench)
-        self.queue_watch = QueueWatch(store.wall_ms)
-        store.subscribe(self.queue_watch.notify)
+        bench = settings.workflow.default_bench
         # The one database thread: scans and API calls queue here in arrival order (DESIGN §3, one writer).
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="station-db")
         self.scanners: list[ScanSource] = []
         self._pending: set[asyncio.Future[Any]] = set()
+        self.log_indicator = LogIndicator()
+        self.indicator = FanOutIndicator([self.log_indicator])
+        self.bench_io = self._wire_controller(settings, bench)
+        scale = self.bench_io if self.bench_io is not None and settings.devices.scale == "controller" else None
+        self.devices = BenchDevices(scale=scale)
+        self.workflow = BenchWorkflow(
+            store,
+            settings.workflow,
+            settings.scan,
+            indicator=self.indicator,
+            devices=self._bench_devices,
+            monotonic=monotonic,
+        )
+        self.metrics = StationMetrics(store)
+        self.alerts = AlertMonitor(store, settings.priority, self.indicator, bench)
+        self.queue_watch = QueueWatch(store.wall_ms)
+        store.subscribe(self.queue_watch.notify)
         self._housekeeping: asyncio.Task[None] | None = None
         self._users = 0  # lifespans sharing this station (a test client and schemathesis may nest)
         self.context = ApiContext(
@@ -76,6 +86,31 @@ class Station:
         self.context.health_parts["scanners"] = self._scanner_health
         self.api: FastAPI = create_api(self.context)
         self.api.router.lifespan_context = self._lifespan
+
+    def _wire_controller(self, settings: Settings, bench: str) -> BenchIo | None:
+        url = settings.devices.controller
+        if not url:
+            return None
+        controller = BenchController(
+            url, scale_settle_ms=settings.devices.scale_settle_ms, scale_band_g=settings.devices.scale_band_g
+        )
+        bench_io = BenchIo(
+            controller,
+            bench,
+            pedal_command=settings.devices.pedal_command,
+            on_pedal=lambda bench_id, code: self._queue_scan(bench_id, code.encode(), "pedal", None),
+            on_device_state=self._report_device,
+        )
+        self.indicator.indicators.append(bench_io)
+        return bench_io
+
+    def _bench_devices(self, bench_id: str) -> BenchDevices:
+        return self.devices if bench_id == self.settings.workflow.default_bench else BenchDevices()
+
+    def _report_device(self, device: str, up: bool, detail: str) -> None:
+        """Device adapters report on the loop; the alert is written on the database thread."""
+        future = asyncio.get_running_loop().run_in_executor(self.writer, self.alerts.device_state, device, up, detail)
+        self._track(future)
 
     @classmethod
     def build(cls, settings: Settings, monotonic: Callable[[], float] = time.monotonic) -> "Station":
@@ -105,6 +140,8 @@ class Station:
             return
         self.queue_watch.bind(asyncio.get_running_loop())
         self._housekeeping = asyncio.create_task(self._housekeep(), name="housekeeping")
+        if self.bench_io is not None:
+            await self.bench_io.start()
         for url in self.settings.devices.scanners:
             source = open_scanner(url)
             await source.start(self._handle_raw_scan)
@@ -119,6 +156,8 @@ class Station:
         if self._housekeeping is not None:
             self._housekeeping.cancel()
             await asyncio.gather(self._housekeeping, return_exceptions=True)
+        if self.bench_io is not None:
+            await self.bench_io.stop()
         for source in self.scanners:
             try:
                 await source.stop()
@@ -131,22 +170,24 @@ class Station:
         logger.info("station stopped")
 
     def _handle_raw_scan(self, scan: RawScan) -> None:
-        """Scanner sink (runs on the loop): queue the scan on the database thread, in arrival order."""
+        """Scanner sink (runs on the loop)."""
+        self._queue_scan(self.settings.workflow.default_bench, scan.data, scan.device, scan.symbology)
+
+    def _queue_scan(self, bench_id: str, data: bytes, device: str, symbology: str | None) -> None:
+        """Queue a scan on the database thread, in arrival order (call on the loop)."""
         future = asyncio.get_running_loop().run_in_executor(
-            self.writer,
-            self.workflow.handle_scan,
-            self.settings.workflow.default_bench,
-            scan.data,
-            scan.device,
-            scan.symbology,
+            self.writer, self.workflow.handle_scan, bench_id, data, device, symbology
         )
+        self._track(future)
+
+    def _track(self, future: "asyncio.Future[Any]") -> None:
         self._pending.add(future)
         future.add_done_callback(self._scan_done)
 
-    def _scan_done(self, future: "asyncio.Future[ScanOutcome]") -> None:
+    def _scan_done(self, future: "asyncio.Future[Any]") -> None:
         self._pending.discard(future)
         if not future.cancelled() and future.exception() is not None:
-            logger.error("scan handling failed: %s", future.exception())
+            logger.error("queued work failed: %s", future.exception())
 
     async def _housekeep(self) -> None:
         """Every `alert_tick_s`: log out idle packers and evaluate the alert conditions."""

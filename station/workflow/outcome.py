@@ -34,6 +34,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "order_already_packed": ("订单已打包，需主管重开", "Order already packed; a supervisor must reopen it"),
     "order_not_pending": ("订单当前状态不可开始打包", "Order cannot be opened in its current status"),
     "order_not_packed": ("订单尚未打包完成", "Order is not packed yet"),
+    "order_not_packing": (
+        "订单不在打包中，请扫描面单或下一单",
+        "The order is not being packed; scan its label or the next order",
+    ),
     "order_not_labeled": ("订单未打单，不可交接", "Order is not labeled; cannot hand over"),
     "not_logged_in": ("请先扫描工牌登录", "Scan your badge to log in first"),
     "unknown_badge": ("工牌未登记", "Badge not registered"),

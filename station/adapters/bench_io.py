@@ -1,0 +1,114 @@
+"""The bench I/O controller as the core sees it: an Indicator (stack light + buzzer), a Scale, and a pedal.
+
+Feedback patterns map to lamp and buzzer patterns so that each outcome sounds and looks different: a wrong item
+is three short beeps on a blinking red, a blocked order a continuous alarm until the next good scan, and so
+on. `signal` may be called from any thread (the workflow signals from the database thread); the commands are
+sent on the event loop. A pedal press becomes a command scan (COMPLETE by default).
+"""
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from firmware_bridge import BenchController, BenchEvent, ConnectionChanged, DeviceFault, PedalPressed
+from station.model import Feedback
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """What the light and buzzer do for one feedback pattern."""
+
+    red: str = "off"
+    amber: str = "off"
+    green: str = "off"
+    buzzer: str | None = None  # None: leave the buzzer as it is
+
+
+FEEDBACK_OUTPUT: dict[Feedback, Output] = {
+    Feedback.OK: Output(green="steady", buzzer="ok"),
+    Feedback.WRONG_ITEM: Output(red="blink", buzzer="wrong_item"),
+    Feedback.OVER_QUANTITY: Output(red="blink", amber="blink", buzzer="over_quantity"),
+    Feedback.BLOCKED: Output(red="fast_blink", buzzer="blocked"),
+    Feedback.NEEDS_SUPERVISOR: Output(amber="blink", buzzer="needs_supervisor"),
+    Feedback.ERROR: Output(amber="steady", buzzer="error"),
+    Feedback.ATTENTION: Output(amber="blink"),
+}
+
+
+class BenchIo:
+    """Indicator and Scale for one bench over its I/O controller."""
+
+    def __init__(
+        self,
+        controller: BenchController,
+        bench_id: str,
+        *,
+        pedal_command: str,
+        on_pedal: Callable[[str, str], None],
+        on_device_state: Callable[[str, bool, str], None],
+    ) -> None:
+        self.controller = controller
+        self.bench_id = bench_id
+        self.pedal_command = pedal_command
+        self._on_pedal = on_pedal
+        self._on_device_state = on_device_state
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        controller.on_event(self._handle_event)
+
+    async def start(self) -> None:
+        """Start the controller link (returns at once; the bench works without its controller)."""
+        self._loop = asyncio.get_running_loop()
+        await self.controller.start()
+
+    async def stop(self) -> None:
+        """Stop the link; pending output commands are dropped (a deliberate stop is not a device failure)."""
+        self._stopping = True
+        for task in list(self._tasks):
+            task.cancel()
+        await self.controller.stop()
+
+    # -- Indicator --------------------------------------------------------------------------------------------------
+    def signal(self, bench_id: str, feedback: Feedback, message: str) -> None:
+        """Show the feedback on this bench's light and buzzer (any thread; never blocks)."""
+        output = FEEDBACK_OUTPUT.get(feedback)
+        loop = self._loop
+        if bench_id != self.bench_id or output is None or loop is None or loop.is_closed():
+            return
+        loop.call_soon_threadsafe(self._spawn, output)
+
+    def _spawn(self, output: Output) -> None:
+        task = asyncio.get_running_loop().create_task(self._show(output))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _show(self, output: Output) -> None:
+        try:
+            await self.controller.set_lamps(red=output.red, amber=output.amber, green=output.green)
+            if output.buzzer is not None:
+                await self.controller.set_buzzer(output.buzzer)
+        except Exception:
+            logger.exception("could not show feedback on the bench controller")
+
+    # -- Scale ------------------------------------------------------------------------------------------------------
+    def stable_weight_g(self, bench_id: str) -> int | None:
+        """The scale's last stable weight, or None when the controller is not connected."""
+        if bench_id != self.bench_id or not self.controller.connected:
+            return None
+        return self.controller.latest_stable_weight_g
+
+    # -- device events ----------------------------------------------------------------------------------------------
+    def _handle_event(self, event: BenchEvent) -> None:
+        if self._stopping:
+            return
+        if isinstance(event, PedalPressed):
+            logger.info("pedal pressed at bench %s: %s", self.bench_id, self.pedal_command)
+            self._on_pedal(self.bench_id, self.pedal_command)
+        elif isinstance(event, ConnectionChanged):
+            self._on_device_state("controller", event.connected, event.reason)
+        elif isinstance(event, DeviceFault):
+            self._on_device_state(f"controller:{event.code}", not event.active, event.code)
