@@ -72,7 +72,7 @@ class AlertMonitor:
         tx.append(NewEvent(EventType.ALERT_RAISED, SYSTEM, order_id, {"alert": alert, "subject": subject, **data}))
         self.active.add((alert, subject))
         logger.warning("alert raised: %s %s %s", alert, subject, data)
-        if self.indicator is not None:
+        if self.indicator is not None and self.settings.attention_light:
             self.indicator.signal(self.bench_id, Feedback.ATTENTION, f"alert {alert} {subject}".strip())
 
     def _clear(self, tx: Tx, alert: str, subject: str = "", order_id: str | None = None) -> None:

@@ -5,7 +5,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from benchkit import HUB, FakeClock, order_doc
+from benchkit import HUB, FakeClock, RecordingIndicator, order_doc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -227,3 +227,11 @@ def test_device_down_raised_and_cleared(store: Store) -> None:
     kinds = [e["type"] for e in store.events_from(1, 100)]
     assert kinds.count("alert.raised") == 1
     assert kinds.count("alert.cleared") == 1
+
+
+def test_attention_light_only_when_configured(store: Store) -> None:
+    shown, hidden = RecordingIndicator(), RecordingIndicator()
+    AlertMonitor(store, RULES, shown).device_state("printer:B01", up=False)
+    AlertMonitor(store, PrioritySettings(attention_light=False), hidden).device_state("scanner:s1", up=False)
+    assert [s[1].value for s in shown.signals] == ["attention"]
+    assert hidden.signals == []
