@@ -58,7 +58,8 @@ def _etag(version: int) -> str:
     return f'"{version}"'
 
 
-def _parse_if_match(value: str) -> int:
+def parse_if_match(value: str) -> int:
+    """The order version named by an If-Match header (409 if it names none)."""
     tag = value.strip().removeprefix("W/").strip('"')
     if not tag.isdigit():
         raise ApiProblem(409, "version_conflict", [f"If-Match: {value[:40]!r} is not an order version"])
@@ -122,7 +123,7 @@ async def post_action(
 ) -> ActionOut:
     """Apply a supervisor action. `If-Match` must carry the version you read; if the order changed since,
     the answer is 409 and nothing is applied (the refusal is recorded)."""
-    expected = _parse_if_match(if_match)
+    expected = parse_if_match(if_match)
     ctx = context(request)
     reason = body.reason if body else None
     result = await ctx.db(

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from station.api import API_PREFIX
 from station.api.context import ApiContext
 from station.api.problems import ApiProblem, problem_responses
+from station.api.routes_orders import parse_if_match
 from station.api.security import context, require
 from station.auth import ApiRole, Principal
 from station.prioritizer import lift_breaker, set_priority
@@ -262,12 +263,10 @@ async def post_priority(
 ) -> PriorityOut:
     """An explicit level wins over the rules (null hands the order back to them). While the S breaker is
     tripped, a new S is refused (409 `s_breaker_tripped`) until a supervisor lifts it."""
-    tag = if_match.strip().removeprefix("W/").strip('"')
-    if not tag.isdigit():
-        raise ApiProblem(409, "version_conflict", [f"If-Match: {if_match[:40]!r} is not an order version"])
+    expected = parse_if_match(if_match)
     ctx = context(request)
     result = await ctx.db(
-        set_priority, ctx.store, order_id, body.level, caller.actor("web"), ctx.settings.priority, int(tag)
+        set_priority, ctx.store, order_id, body.level, caller.actor("web"), ctx.settings.priority, expected
     )
     if result.refusal == "unknown_order":
         raise ApiProblem(404, "order_not_found")

@@ -450,16 +450,7 @@ class BenchWorkflow:
             data=self._scan_data(scan),
         )
         if applied.refusal is not None:
-            tx.repo.save_bench(bench)
-            return ScanOutcome(
-                "refused",
-                scan.reading.kind.value,
-                feedback_for(applied.refusal),
-                applied.refusal,
-                order.order_id,
-                order.status,
-                applied.seq,
-            )
+            return self._refuse_applied(tx, scan, bench, order, applied.refusal, applied.seq)
         if order.status in (Status.ON_HOLD, Status.PENDING, Status.CANCELLED):
             bench.order_id = None
             bench.qty_next = None
@@ -508,17 +499,7 @@ class BenchWorkflow:
         )
         if applied.refusal is not None:
             missing = [ln.sku for ln in order.lines if ln.verified < ln.qty]
-            tx.repo.save_bench(bench)
-            return ScanOutcome(
-                "refused",
-                scan.reading.kind.value,
-                feedback_for(applied.refusal),
-                applied.refusal,
-                order.order_id,
-                order.status,
-                applied.seq,
-                detail={"missing": missing},
-            )
+            return self._refuse_applied(tx, scan, bench, order, applied.refusal, applied.seq, missing=missing)
         return self._accept(tx, scan, bench, "order_packed", applied.seq, order)
 
     def _abort(self, tx: Tx, scan: _Scan, bench: Bench, order: Order, reason: str) -> ScanOutcome:
@@ -611,16 +592,7 @@ class BenchWorkflow:
             data=self._scan_data(scan) | {"bench": bench.bench_id},
         )
         if applied.refusal is not None:
-            tx.repo.save_bench(bench)
-            return ScanOutcome(
-                "refused",
-                "order",
-                feedback_for(applied.refusal),
-                applied.refusal,
-                order.order_id,
-                order.status,
-                applied.seq,
-            )
+            return self._refuse_applied(tx, scan, bench, order, applied.refusal, applied.seq)
         bench.order_id = order.order_id
         bench.qty_next = None
         return self._accept(tx, scan, bench, "order_opened", applied.seq, order)
@@ -683,7 +655,10 @@ class BenchWorkflow:
         tx.repo.add_to_batch(batch.batch_id, order.order_id, applied.seq)
         return self._accept(tx, scan, bench, "handed_over", applied.seq, order)
 
-    def _refuse_applied(self, tx: Tx, scan: _Scan, bench: Bench, order: Order, reason: str, seq: int) -> ScanOutcome:
+    def _refuse_applied(
+        self, tx: Tx, scan: _Scan, bench: Bench, order: Order, reason: str, seq: int, **detail: Any
+    ) -> ScanOutcome:
+        """The answer to a scan whose transition the lifecycle refused (the refusal event is already written)."""
         tx.repo.save_bench(bench)
         return ScanOutcome(
             "refused",
@@ -693,6 +668,7 @@ class BenchWorkflow:
             order.order_id,
             order.status,
             seq,
+            detail=dict(detail),
         )
 
     def _item(self, tx: Tx, scan: _Scan, bench: Bench) -> ScanOutcome:
