@@ -18,16 +18,20 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from cloud_sync.agent import SyncAgent
 from drivers.scanners import RawScan, ScanSource, open_scanner
 from firmware_bridge import BenchController
 from station.adapters.bench_io import BenchIo
+from station.adapters.hub_commands import StationCommands, apply_stored_config
 from station.alerts import AlertMonitor
 from station.api.context import ApiContext
 from station.api.queue_watch import QueueWatch
 from station.api.server import create_api
 from station.config import Settings
+from station.events import Actor
 from station.indicators import FanOutIndicator, LogIndicator
 from station.metrics import StationMetrics
+from station.prioritizer import reevaluate_open_orders
 from station.store import Store
 from station.workflow import BenchDevices, BenchWorkflow
 
@@ -49,6 +53,8 @@ class Station:
         self.settings = settings
         self.store = store
         bench = settings.workflow.default_bench
+        for key in apply_stored_config(store, settings):
+            logger.info("configuration %s as last set by the hub", key)
         # The one database thread: scans and API calls queue here in arrival order (DESIGN §3, one writer).
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="station-db")
         self.scanners: list[ScanSource] = []
@@ -70,6 +76,17 @@ class Station:
         self.alerts = AlertMonitor(store, settings.priority, self.indicator, bench)
         self.queue_watch = QueueWatch(store.wall_ms)
         store.subscribe(self.queue_watch.notify)
+        self.commands = StationCommands(store, settings, on_config=self._config_changed)
+        self.sync = SyncAgent(
+            settings.sync,
+            store,
+            self.commands,
+            site=settings.station.site,
+            station_id=settings.station.station_id,
+            boot_id=store.boot_id,
+            versions={"station": station_version()},
+        )
+        store.subscribe(self.sync.notify)
         self._housekeeping: asyncio.Task[None] | None = None
         self._users = 0  # lifespans sharing this station (a test client and schemathesis may nest)
         self.context = ApiContext(
@@ -84,6 +101,7 @@ class Station:
             cookie_secure=settings.api.cookie_secure,
         )
         self.context.health_parts["scanners"] = self._scanner_health
+        self.context.health_parts["sync"] = self._sync_health
         self.api: FastAPI = create_api(self.context)
         self.api.router.lifespan_context = self._lifespan
 
@@ -142,6 +160,7 @@ class Station:
         self._housekeeping = asyncio.create_task(self._housekeep(), name="housekeeping")
         if self.bench_io is not None:
             await self.bench_io.start()
+        self.sync.start()
         for url in self.settings.devices.scanners:
             source = open_scanner(url)
             await source.start(self._handle_raw_scan)
@@ -156,6 +175,7 @@ class Station:
         if self._housekeeping is not None:
             self._housekeeping.cancel()
             await asyncio.gather(self._housekeeping, return_exceptions=True)
+        await self.sync.stop()
         if self.bench_io is not None:
             await self.bench_io.stop()
         for source in self.scanners:
@@ -203,6 +223,22 @@ class Station:
     def _report_scanners(self) -> None:
         for source in self.scanners:
             self.alerts.device_state(f"scanner:{source.name}", source.connected)
+
+    def _sync_health(self) -> dict[str, Any]:
+        health = self.sync.health()
+        # Sync switched off is fine (events wait); configured but not connected is degraded.
+        return {"ok": not health["enabled"] or bool(health["broker_connected"]), **health}
+
+    def _config_changed(self, section: str, model: Any) -> None:
+        """The hub changed a section (`config.set`): point the parts that hold it at the new values."""
+        if section == "workflow":
+            self.workflow.settings = model
+        elif section == "scan":
+            self.workflow.rules = model
+        elif section == "priority":
+            self.alerts.settings = model
+            changed = reevaluate_open_orders(self.store, model, Actor(role="hub", id="config.set"))
+            logger.info("priority rules changed by the hub: %s orders re-evaluated", changed)
 
     def _scanner_health(self) -> dict[str, Any]:
         states = {s.name: s.connected for s in self.scanners}

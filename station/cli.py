@@ -15,6 +15,7 @@ from typing import TextIO
 
 from station.auth import ApiRole, AuthError, add_user, create_token, list_tokens, revoke_token, set_password
 from station.config import ConfigError, Settings, load_settings, render_example
+from station.doctor import diagnose, write_report
 from station.events import Actor, verify_chain
 from station.intake import intake_order
 from station.model import Role
@@ -210,6 +211,13 @@ def _all_events(store: Store, first_seq: int) -> "list[dict[str, object]]":
     return events
 
 
+def cmd_doctor(settings: Settings, _: argparse.Namespace) -> int:
+    """What the station sees: configuration, database, clock, disk, devices, broker."""
+    findings = diagnose(settings)
+    print(write_report(findings))
+    return 0 if all(f.ok for f in findings) else 1
+
+
 def cmd_config_example(_: Settings, __: argparse.Namespace) -> int:
     """Print the documented example configuration."""
     print(render_example(), end="")
@@ -249,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     verb("run", cmd_run, "run the station service (API, devices, sync)")
+    verb("doctor", cmd_doctor, "what the station sees: database, outbox, clock, disk, devices, broker")
     demo = verb("demo", cmd_demo, "a simulated bench with a scripted packer, narrated; then serves the API")
     demo.add_argument("--no-serve", action="store_true", help="exit after the script instead of serving the API")
     demo.add_argument("--pace", type=float, default=0.4, help="seconds between scans (default 0.4; 0 = no pause)")

@@ -22,6 +22,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from cloud_sync.settings import SyncSettings
 from station.api.settings import ApiSettings
 from station.devices import DevicesSettings
 from station.priority import PrioritySettings
@@ -65,6 +66,9 @@ class Settings(BaseSettings):
     scan: ScanRules = Field(default_factory=ScanRules, description="How scanned codes are classified.")
     devices: DevicesSettings = Field(default_factory=DevicesSettings, description="Devices at the bench.")
     api: ApiSettings = Field(default_factory=ApiSettings, description="The HTTP API.")
+    sync: SyncSettings = Field(
+        default_factory=SyncSettings, description="The MQTT link to the hub; no broker = sync off, events wait."
+    )
     priority: PrioritySettings = Field(
         default_factory=PrioritySettings, description="Priority levels, SLA colours, the PDA queue and alerts."
     )

@@ -153,6 +153,59 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX events_by_time ON events(at_ms);
     """,
+    # 4: the print queue (one row per print job, per printer) and the printing alerts that are active
+    """
+    CREATE TABLE print_jobs (
+        job_no INTEGER PRIMARY KEY,
+        job_id TEXT NOT NULL UNIQUE,
+        printer TEXT NOT NULL,
+        order_id TEXT,
+        kind TEXT NOT NULL CHECK (kind IN ('label', 'reprint', 'sscc')),
+        state TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'done', 'failed', 'unknown')),
+        zpl TEXT,
+        labels INTEGER NOT NULL DEFAULT 1 CHECK (labels > 0),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        retryable INTEGER NOT NULL DEFAULT 0 CHECK (retryable = 0 OR state = 'failed'),
+        reason TEXT,
+        detail TEXT,
+        odometer_before INTEGER,
+        odometer_after INTEGER,
+        requested_by TEXT,
+        requested_role TEXT,
+        request_reason TEXT,
+        created_at_ms INTEGER NOT NULL,
+        updated_at_ms INTEGER NOT NULL,
+        sent_at_ms INTEGER,
+        finished_at_ms INTEGER
+    );
+    CREATE INDEX print_jobs_by_order ON print_jobs(order_id, job_no);
+    CREATE INDEX print_jobs_by_state ON print_jobs(printer, state, job_no);
+    CREATE TABLE print_alerts (
+        alert TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        order_id TEXT,
+        raised_seq INTEGER NOT NULL,
+        PRIMARY KEY (alert, subject)
+    );
+    """,
+    # 5: commands from the hub (idempotency on cmd_id, gapless cmd_seq) and the configuration it set
+    """
+    CREATE TABLE hub_commands (
+        cmd_id TEXT PRIMARY KEY,
+        cmd_seq INTEGER NOT NULL UNIQUE,
+        applied INTEGER NOT NULL,
+        reason TEXT,
+        at_ms INTEGER NOT NULL
+    );
+    CREATE TABLE hub_config (
+        section TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        cmd_id TEXT NOT NULL,
+        at_ms INTEGER NOT NULL,
+        PRIMARY KEY (section, key)
+    );
+    """,
 )
 
 

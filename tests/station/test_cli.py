@@ -168,3 +168,23 @@ def test_run_serves_and_stops_cleanly_on_sigterm(data: Path) -> None:
     store = Store.open(data / "station.db")
     assert store.last_seq() >= 0
     store.close()
+
+
+def test_doctor_reports_each_area(
+    data: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out = run(capsys, "doctor")
+    assert code == 1
+    assert "[!!] database   no database" in out
+    run(capsys, "operator", "add", "OP-1", "--name", "a", "--role", "packer")
+    monkeypatch.setenv("STATION_SYNC__BROKER", "127.0.0.1")
+    monkeypatch.setenv("STATION_SYNC__PORT", str(_free_port()))  # nothing listens there
+    monkeypatch.setenv("STATION_DEVICES__CONTROLLER", "/dev/serial/by-id/no-such-controller")
+    code, out = run(capsys, "doctor")
+    assert code == 1
+    assert "[ok] database" in out
+    assert "quick_check ok" in out
+    assert "1 not yet acknowledged by the hub" in out
+    assert "[!!] controller /dev/serial/by-id/no-such-controller: no such device" in out
+    assert "NOT reachable" in out
+    assert "events wait in the outbox" in out
