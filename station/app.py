@@ -19,6 +19,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from cloud_sync.agent import SyncAgent
+from drivers import printers
 from drivers.scanners import RawScan, ScanSource, open_scanner
 from firmware_bridge import BenchController
 from station.adapters.bench_io import BenchIo
@@ -31,6 +32,7 @@ from station.config import Settings
 from station.events import Actor
 from station.indicators import FanOutIndicator, LogIndicator
 from station.metrics import StationMetrics
+from station.printing import PrintWorker, reprint_in
 from station.prioritizer import reevaluate_open_orders
 from station.store import Store
 from station.workflow import BenchDevices, BenchWorkflow
@@ -64,6 +66,13 @@ class Station:
         self.bench_io = self._wire_controller(settings, bench)
         scale = self.bench_io if self.bench_io is not None and settings.devices.scale == "controller" else None
         self.devices = BenchDevices(scale=scale)
+        self.printing = self._wire_printer(settings)
+        if self.printing is not None:
+            self.devices.printer = self.printing.confirmation  # the `labeled` guard asks the print queue
+            printer_name = self.printing.name
+            self.devices.reprint = lambda tx, order_id, actor, reason: (
+                reprint_in(tx, order_id, actor, reason, printer=printer_name).refusal
+            )
         self.workflow = BenchWorkflow(
             store,
             settings.workflow,
@@ -96,12 +105,15 @@ class Station:
             metrics=self.metrics,
             writer=self.writer,
             alerts=self.alerts,
+            printing=self.printing,
             queue_watch=self.queue_watch,
             version=station_version(),
             cookie_secure=settings.api.cookie_secure,
         )
         self.context.health_parts["scanners"] = self._scanner_health
         self.context.health_parts["sync"] = self._sync_health
+        if self.printing is not None:
+            self.context.health_parts["printer"] = self.printing.health
         self.api: FastAPI = create_api(self.context)
         self.api.router.lifespan_context = self._lifespan
 
@@ -121,6 +133,19 @@ class Station:
         )
         self.indicator.indicators.append(bench_io)
         return bench_io
+
+    def _wire_printer(self, settings: Settings) -> PrintWorker | None:
+        url = settings.devices.printer
+        if not url:
+            return None
+        return PrintWorker(
+            self.store,
+            settings.printing,
+            printers.open_printer(url),
+            printers,  # the module is the renderer (station.printing.ports.LabelRendering)
+            # Printer up/down goes to the one alert monitor, on the database thread (never blocks the printer's).
+            device_state=lambda device, up, detail: self.writer.submit(self.alerts.device_state, device, up, detail),
+        )
 
     def _bench_devices(self, bench_id: str) -> BenchDevices:
         return self.devices if bench_id == self.settings.workflow.default_bench else BenchDevices()
@@ -161,6 +186,8 @@ class Station:
         if self.bench_io is not None:
             await self.bench_io.start()
         self.sync.start()
+        if self.printing is not None:
+            self.printing.start()
         for url in self.settings.devices.scanners:
             source = open_scanner(url)
             await source.start(self._handle_raw_scan)
@@ -185,6 +212,9 @@ class Station:
                 logger.exception("scanner %s did not stop cleanly", source.name)
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
+        if self.printing is not None:
+            # Lets the job in hand finish (a job cut off stays `sending` and is settled by the counter at start).
+            await asyncio.get_running_loop().run_in_executor(None, self.printing.stop)
         await asyncio.get_running_loop().run_in_executor(None, self.writer.shutdown, True)
         self.store.close()
         logger.info("station stopped")

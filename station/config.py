@@ -25,6 +25,7 @@ from pydantic_settings import (
 from cloud_sync.settings import SyncSettings
 from station.api.settings import ApiSettings
 from station.devices import DevicesSettings
+from station.printing.settings import PrintingSettings
 from station.priority import PrioritySettings
 from station.scan import ScanRules
 from station.workflow.settings import WorkflowSettings
@@ -65,6 +66,10 @@ class Settings(BaseSettings):
     workflow: WorkflowSettings = Field(default_factory=WorkflowSettings, description="Bench rules and timings.")
     scan: ScanRules = Field(default_factory=ScanRules, description="How scanned codes are classified.")
     devices: DevicesSettings = Field(default_factory=DevicesSettings, description="Devices at the bench.")
+    printing: PrintingSettings = Field(
+        default_factory=PrintingSettings,
+        description="Label printing: auto-print, template, Chinese text, the print queue.",
+    )
     api: ApiSettings = Field(default_factory=ApiSettings, description="The HTTP API.")
     sync: SyncSettings = Field(
         default_factory=SyncSettings, description="The MQTT link to the hub; no broker = sync off, events wait."

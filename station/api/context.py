@@ -13,6 +13,7 @@ from station.api.queue_watch import QueueWatch
 from station.auth import Principal
 from station.config import Settings
 from station.metrics import StationMetrics
+from station.printing import PrintWorker
 from station.store import Store
 from station.workflow import BenchWorkflow
 
@@ -57,6 +58,7 @@ class ApiContext:
     writer: ThreadPoolExecutor
     alerts: AlertMonitor
     queue_watch: QueueWatch
+    printing: PrintWorker | None = None  # None: no label printer configured
     version: str = "0.0.0"
     health_parts: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
     login_limiter: LoginLimiter = field(default_factory=LoginLimiter)

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from station.printing import MESSAGES as PRINTING_MESSAGES
 from station.workflow.outcome import MESSAGES
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -95,7 +96,7 @@ def wants_chinese(request: Request) -> bool:
 
 def localized(request: Request, code: str) -> str:
     """The message for `code` in the caller's language."""
-    zh, en = API_MESSAGES.get(code) or MESSAGES.get(code) or (code, code)
+    zh, en = API_MESSAGES.get(code) or MESSAGES.get(code) or PRINTING_MESSAGES.get(code) or (code, code)
     return zh if wants_chinese(request) else en
 
 

@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from station.api import API_PREFIX
 from station.api.context import ApiContext
 from station.api.problems import ApiProblem, handle_api_problem, handle_http, handle_validation, problem_response
+from station.api.routes_labels import router as labels_router
 from station.api.routes_ops import metrics_router
 from station.api.routes_ops import router as ops_router
 from station.api.routes_orders import router as orders_router
@@ -65,5 +66,6 @@ def create_api(ctx: ApiContext) -> FastAPI:
     app.include_router(orders_router)
     app.include_router(ops_router)
     app.include_router(queue_router)
+    app.include_router(labels_router)
     app.include_router(metrics_router)
     return app

@@ -206,6 +206,11 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (section, key)
     );
     """,
+    # 6: what a pending supervisor badge at a bench authorises (CMD:REOPEN or CMD:REPRINT)
+    """
+    ALTER TABLE benches ADD COLUMN authorisation_for TEXT;
+    UPDATE benches SET authorisation_for = 'reopen' WHERE reopen_requested_ms IS NOT NULL;
+    """,
 )
 
 

@@ -261,6 +261,7 @@ class Repository:
             qty_next=row["qty_next"],
             reopen_requested_ms=row["reopen_requested_ms"],
             batch_id=row["batch_id"],
+            authorisation_for=row["authorisation_for"],
         )
 
     def bench_ids_with_order(self, order_id: str) -> list[str]:
@@ -271,11 +272,12 @@ class Repository:
         """Persist a bench's state (plain SQL: this runs on every scan)."""
         self.db.execute(
             "INSERT INTO benches (bench_id, operator_badge, operator_role, last_activity_ms, order_id, qty_next, "
-            "reopen_requested_ms, batch_id) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (bench_id) DO UPDATE SET "
+            "reopen_requested_ms, batch_id, authorisation_for) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (bench_id) "
+            "DO UPDATE SET "
             "operator_badge = excluded.operator_badge, operator_role = excluded.operator_role, "
             "last_activity_ms = excluded.last_activity_ms, order_id = excluded.order_id, "
             "qty_next = excluded.qty_next, reopen_requested_ms = excluded.reopen_requested_ms, "
-            "batch_id = excluded.batch_id",
+            "batch_id = excluded.batch_id, authorisation_for = excluded.authorisation_for",
             [
                 bench.bench_id,
                 bench.operator_badge,
@@ -285,6 +287,7 @@ class Repository:
                 bench.qty_next,
                 bench.reopen_requested_ms,
                 bench.batch_id,
+                bench.authorisation_for,
             ],
         )
 

@@ -36,6 +36,8 @@ class BenchDevices:
     scale: Scale | None = None
     camera: PackingCamera | None = None
     printer: LabelConfirmation | None = None
+    # Queue an audited label reprint inside the scan's transaction; returns the refusal reason or None.
+    reprint: Callable[[Tx, str, Actor, str], str | None] | None = None
 
 
 @dataclass(slots=True)
@@ -341,9 +343,12 @@ class BenchWorkflow:
             and bench.reopen_requested_ms is not None
             and now - bench.reopen_requested_ms <= self.settings.reopen_authorisation_s * 1000
         ):
-            bench.reopen_requested_ms = None
+            what = bench.authorisation_for or "reopen"
+            bench.reopen_requested_ms = bench.authorisation_for = None
             bench.last_activity_ms = now
             supervisor = Actor(role=Role.SUPERVISOR.value, id=badge, device=scan.device, bench=scan.bench_id)
+            if what == "reprint":
+                return self._reprint(tx, scan, bench, supervisor, "reprint authorised at bench")
             return self._reopen(tx, scan, bench, supervisor, "reopened_at_bench")
         if bench.operator_badge == badge:
             bench.last_activity_ms = now
@@ -392,24 +397,8 @@ class BenchWorkflow:
         if verb == "BATCH":
             return self._batch(tx, scan, bench, command.arg)
         order = self._bench_order(tx, bench)
-        if verb == "REOPEN":
-            if order is None or order.status not in (Status.PACKED, Status.LABELED):
-                return self._refuse(tx, scan, bench, "nothing_to_reopen")
-            if bench.operator_role is Role.SUPERVISOR:
-                return self._reopen(tx, scan, bench, self._actor(scan, bench), command.arg or "reopened_at_bench")
-            bench.reopen_requested_ms = tx.wall_now_ms()
-            env = tx.append(NewEvent(EventType.REOPEN_REQUESTED, self._actor(scan, bench), order.order_id, {}))
-            tx.repo.save_bench(bench)
-            return ScanOutcome(
-                "accepted",
-                "command",
-                Feedback.NEEDS_SUPERVISOR,
-                None,
-                order.order_id,
-                order.status,
-                env["seq"],
-                "reopen_requested",
-            )
+        if verb in ("REOPEN", "REPRINT"):
+            return self._needs_supervisor(tx, scan, bench, order, verb.lower(), command.arg)
         if verb == "HOLD":
             if order is None:
                 return self._refuse(tx, scan, bench, "no_open_order")
@@ -455,6 +444,46 @@ class BenchWorkflow:
             bench.order_id = None
             bench.qty_next = None
         return self._accept(tx, scan, bench, message_key, applied.seq, order)
+
+    def _needs_supervisor(
+        self, tx: Tx, scan: _Scan, bench: Bench, order: Order | None, what: str, reason: str | None
+    ) -> ScanOutcome:
+        """CMD:REOPEN / CMD:REPRINT: done at once by a supervisor, else armed until a supervisor badge."""
+        allowed = (Status.PACKED, Status.LABELED) if what == "reopen" else (Status.PACKED,)
+        if order is None or order.status not in allowed:
+            return self._refuse(tx, scan, bench, f"nothing_to_{what}")
+        if bench.operator_role is Role.SUPERVISOR:
+            if what == "reprint":
+                return self._reprint(tx, scan, bench, self._actor(scan, bench), reason or "reprint at bench")
+            return self._reopen(tx, scan, bench, self._actor(scan, bench), reason or "reopened_at_bench")
+        bench.reopen_requested_ms = tx.wall_now_ms()
+        bench.authorisation_for = what
+        env = tx.append(
+            NewEvent(EventType.REOPEN_REQUESTED, self._actor(scan, bench), order.order_id, {"authorise": what})
+        )
+        tx.repo.save_bench(bench)
+        return ScanOutcome(
+            "accepted",
+            "command",
+            Feedback.NEEDS_SUPERVISOR,
+            None,
+            order.order_id,
+            order.status,
+            env["seq"],
+            f"{what}_requested",
+        )
+
+    def _reprint(self, tx: Tx, scan: _Scan, bench: Bench, supervisor: Actor, reason: str) -> ScanOutcome:
+        order = self._bench_order(tx, bench)
+        reprint = self._devices(bench.bench_id).reprint
+        if order is None:
+            return self._refuse(tx, scan, bench, "nothing_to_reprint")
+        if reprint is None:
+            return self._refuse(tx, scan, bench, "no_printer", order.order_id)
+        refusal = reprint(tx, order.order_id, supervisor, reason)
+        if refusal is not None:
+            return self._refuse(tx, scan, bench, refusal, order.order_id)
+        return self._accept(tx, scan, bench, "reprint_queued", tx.events[-1]["seq"] if tx.events else None, order)
 
     def _reopen(self, tx: Tx, scan: _Scan, bench: Bench, supervisor: Actor, reason: str) -> ScanOutcome:
         order = self._bench_order(tx, bench)

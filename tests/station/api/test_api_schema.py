@@ -29,6 +29,10 @@ OPERATIONS = [
     "POST /api/v1/queue/{order_id}/release",
     "POST /api/v1/orders/{order_id}/priority",
     "POST /api/v1/priority/breaker/lift",
+    "GET /api/v1/orders/{order_id}/labels",
+    "POST /api/v1/orders/{order_id}/label/reprint",
+    "POST /api/v1/print-jobs/{job_id}/resolve",
+    "GET /api/v1/orders/{order_id}/label.png",
 ]
 
 
