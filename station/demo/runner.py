@@ -143,7 +143,9 @@ def run_demo(settings: Settings, *, serve: bool = True, pace_s: float = 0.4, out
         f"  supervisor token: {tokens['supervisor']}\n"
         f"  supervisor login: demo / {tokens['password']}\n"
         f"  try: curl -H 'Authorization: Bearer {tokens['supervisor']}' "
-        f"http://{host}:{port}/api/v1/orders/SO20261122-0001/timeline",
+        f"http://{host}:{port}/api/v1/orders/SO20261122-0001/timeline\n"
+        f"  two orders still wait for a PDA: curl -H 'Authorization: Bearer {tokens['pda']}' "
+        f"http://{host}:{port}/api/v1/queue/top",
         file=out,
     )
     out.flush()
