@@ -67,6 +67,7 @@ class Broker:
             # Started as root, Mosquitto would switch to user "mosquitto" and lose access to the test's files.
             f"user {getpass.getuser()}",
             "allow_anonymous true",
+            "set_tcp_nodelay true",  # as recommended for sites: small acks must not wait for Nagle
             f"persistence {'true' if self.persistence else 'false'}",
             f"persistence_location {self.dir}/",
             "autosave_interval 1",
