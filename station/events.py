@@ -5,11 +5,16 @@ fields and the previous event's hash, so removing, reordering or editing any eve
 that point on.
 """
 
-import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+# The hash chain is part of the wire contract the hub verifies, so it is defined once, in cloud_sync.chain
+# (plain hashlib/json, no network code); re-exported here for the store and the tools.
+from cloud_sync.chain import HASHED_FIELDS as HASHED_FIELDS
+from cloud_sync.chain import canonical_json as canonical_json
+from cloud_sync.chain import event_hash as event_hash
+from cloud_sync.chain import genesis_hash as genesis_hash
 
 
 class EventType:
@@ -61,40 +66,6 @@ class NewEvent:
     actor: Actor
     order_id: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
-
-
-GENESIS_PREFIX = "packing-station genesis "
-
-# The fields the hash covers, in this order. `hash` itself and delivery bookkeeping (acked) are excluded.
-HASHED_FIELDS = (
-    "seq",
-    "event_id",
-    "stream_epoch",
-    "type",
-    "order_id",
-    "actor",
-    "at",
-    "wall_raw",
-    "boot_id",
-    "clock_synced",
-    "data",
-    "prev_hash",
-)
-
-
-def genesis_hash(stream_epoch: str) -> str:
-    """The `prev_hash` of the first event of a stream: tied to the epoch so streams cannot be spliced."""
-    return hashlib.sha256((GENESIS_PREFIX + stream_epoch).encode()).hexdigest()
-
-
-def canonical_json(value: Any) -> bytes:
-    """Deterministic JSON: sorted keys, no whitespace, UTF-8 kept as is."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def event_hash(envelope: Mapping[str, Any]) -> str:
-    """SHA-256 over the canonical JSON of the hashed fields of an event envelope."""
-    return hashlib.sha256(canonical_json({k: envelope[k] for k in HASHED_FIELDS})).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
