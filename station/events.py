@@ -10,11 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # The hash chain is part of the wire contract the hub verifies, so it is defined once, in cloud_sync.chain
-# (plain hashlib/json, no network code); re-exported here for the store and the tools.
-from cloud_sync.chain import HASHED_FIELDS as HASHED_FIELDS
-from cloud_sync.chain import canonical_json as canonical_json
-from cloud_sync.chain import event_hash as event_hash
-from cloud_sync.chain import genesis_hash as genesis_hash
+# (plain hashlib/json, no network code).
+from cloud_sync.chain import event_hash, genesis_hash
 
 
 class EventType:

@@ -17,8 +17,9 @@ from typing import Any
 
 import sqlite_utils
 
+from cloud_sync.chain import event_hash, genesis_hash
 from station.clock import Hlc, HybridLogicalClock, SyncState, WallClockMs, read_boot_id, system_wall_ms
-from station.events import SYSTEM, EventType, NewEvent, event_hash, genesis_hash
+from station.events import SYSTEM, EventType, NewEvent
 from station.ids import uuid7
 from station.model import Order
 from station.store.database import RecoveryReport, open_checked

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from benchkit import HUB, order_doc
 
-from station.events import SYSTEM, EventType, NewEvent, event_hash, verify_chain
+from cloud_sync.chain import event_hash
+from station.events import SYSTEM, EventType, NewEvent, verify_chain
 from station.intake import intake_order
 from station.store import Store
 from station.store.migrations import MIGRATIONS
