@@ -11,7 +11,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -23,7 +23,9 @@ from drivers import printers
 from drivers.scanners import RawScan, ScanSource, open_scanner
 from firmware_bridge import BenchController
 from station.adapters.bench_io import BenchIo
+from station.adapters.camera import CameraBackend
 from station.adapters.hub_commands import StationCommands, apply_stored_config
+from station.adapters.sync_runner import SyncRunner
 from station.alerts import AlertMonitor
 from station.api.context import ApiContext
 from station.api.queue_watch import QueueWatch
@@ -35,6 +37,7 @@ from station.metrics import StationMetrics
 from station.printing import PrintWorker, reprint_in
 from station.prioritizer import reevaluate_open_orders
 from station.store import Store
+from station.video import VideoService
 from station.workflow import BenchDevices, BenchWorkflow
 
 logger = logging.getLogger(__name__)
@@ -73,6 +76,13 @@ class Station:
             self.devices.reprint = lambda tx, order_id, actor, reason: (
                 reprint_in(tx, order_id, actor, reason, printer=printer_name).refusal
             )
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._later: set[asyncio.TimerHandle] = set()
+        self._retention_due = 0.0
+        self.camera: CameraBackend | None = None
+        self.video: VideoService | None = None
+        if settings.devices.camera:
+            self._wire_camera(settings, settings.devices.camera)
         self.workflow = BenchWorkflow(
             store,
             settings.workflow,
@@ -96,6 +106,7 @@ class Station:
             versions={"station": station_version()},
         )
         store.subscribe(self.sync.notify)
+        self.sync_runner = SyncRunner(self.sync)  # its own thread: ack commits never stall the API loop
         self._housekeeping: asyncio.Task[None] | None = None
         self._users = 0  # lifespans sharing this station (a test client and schemathesis may nest)
         self.context = ApiContext(
@@ -106,6 +117,7 @@ class Station:
             writer=self.writer,
             alerts=self.alerts,
             printing=self.printing,
+            video=self.video,
             queue_watch=self.queue_watch,
             version=station_version(),
             cookie_secure=settings.api.cookie_secure,
@@ -114,6 +126,9 @@ class Station:
         self.context.health_parts["sync"] = self._sync_health
         if self.printing is not None:
             self.context.health_parts["printer"] = self.printing.health
+        if self.camera is not None:
+            camera = self.camera
+            self.context.health_parts["camera"] = lambda: dict(camera.health())
         self.api: FastAPI = create_api(self.context)
         self.api.router.lifespan_context = self._lifespan
 
@@ -146,6 +161,49 @@ class Station:
             # Printer up/down goes to the one alert monitor, on the database thread (never blocks the printer's).
             device_state=lambda device, up, detail: self.writer.submit(self.alerts.device_state, device, up, detail),
         )
+
+    def _wire_camera(self, settings: Settings, url: str) -> None:
+        """Record the bench camera under `<data_dir>/video`; index segments, follow orders, take photos."""
+        data_dir = settings.station.data_dir
+        self.camera = CameraBackend(
+            url,
+            data_dir / "video",
+            settings.video,
+            on_segment=lambda info: self._on_segment(info.path, info),
+            # Camera up/down goes to the alert monitor on the database thread (never blocks the recorder's).
+            on_state=lambda up, detail: self._submit_db(self.alerts.device_state, "camera", up, detail),
+            name=settings.workflow.default_bench,
+        )
+        self.video = VideoService(
+            self.store, settings.video, data_dir, self.camera, db=self._submit_db, schedule=self._schedule
+        )
+        self.store.subscribe(self.video.notify)
+        if settings.video.require_photo:
+            self.devices.camera = self.video  # the `packed` guard then asks for a packing photo
+
+    def _on_segment(self, path: Any, info: Any) -> None:
+        """Recorder thread: hand the closed segment to the database thread."""
+        if self.video is not None:
+            self.video.segment_closed(path, info.start_wall_ms, info.end_wall_ms, info.frames, info.bytes, info.sha256)
+
+    def _submit_db(self, fn: Callable[..., Any], *args: Any) -> "Future[Any]":
+        return self.writer.submit(fn, *args)
+
+    def _schedule(self, delay_s: float, fn: Callable[[], None]) -> None:
+        """Any thread: run `fn` in the default executor after `delay_s` (clip assembly, off the loop)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+
+        def arm() -> None:
+            def fire() -> None:
+                self._later.discard(handle)
+                self._track(loop.run_in_executor(None, fn))
+
+            handle = loop.call_later(delay_s, fire)
+            self._later.add(handle)
+
+        loop.call_soon_threadsafe(arm)
 
     def _bench_devices(self, bench_id: str) -> BenchDevices:
         return self.devices if bench_id == self.settings.workflow.default_bench else BenchDevices()
@@ -181,11 +239,14 @@ class Station:
         self._users += 1
         if self._users > 1:
             return
-        self.queue_watch.bind(asyncio.get_running_loop())
+        self._loop = asyncio.get_running_loop()
+        self.queue_watch.bind(self._loop)
+        if self.camera is not None:
+            await self._loop.run_in_executor(None, self.camera.start)
         self._housekeeping = asyncio.create_task(self._housekeep(), name="housekeeping")
         if self.bench_io is not None:
             await self.bench_io.start()
-        self.sync.start()
+        self.sync_runner.start()
         if self.printing is not None:
             self.printing.start()
         for url in self.settings.devices.scanners:
@@ -202,7 +263,7 @@ class Station:
         if self._housekeeping is not None:
             self._housekeeping.cancel()
             await asyncio.gather(self._housekeeping, return_exceptions=True)
-        await self.sync.stop()
+        await asyncio.get_running_loop().run_in_executor(None, self.sync_runner.stop)
         if self.bench_io is not None:
             await self.bench_io.stop()
         for source in self.scanners:
@@ -210,6 +271,12 @@ class Station:
                 await source.stop()
             except Exception:
                 logger.exception("scanner %s did not stop cleanly", source.name)
+        for handle in self._later:
+            handle.cancel()  # clips not yet due are made on demand later
+        self._later.clear()
+        if self.camera is not None:
+            # Flushes the open segment; its index row is queued on the database thread before it shuts down.
+            await asyncio.get_running_loop().run_in_executor(None, self.camera.stop)
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
         if self.printing is not None:
@@ -249,13 +316,20 @@ class Station:
                     await loop.run_in_executor(self.writer, job)
                 except Exception:
                     logger.exception("housekeeping step %s failed", getattr(job, "__qualname__", job))
+            if self.video is not None and time.monotonic() >= self._retention_due:
+                self._retention_due = time.monotonic() + self.settings.video.retention.every_s
+                try:
+                    # Deleting files is slow I/O: the default executor; index rows go to the database thread.
+                    await loop.run_in_executor(None, self.video.run_retention)
+                except Exception:
+                    logger.exception("video retention failed")
 
     def _report_scanners(self) -> None:
         for source in self.scanners:
             self.alerts.device_state(f"scanner:{source.name}", source.connected)
 
     def _sync_health(self) -> dict[str, Any]:
-        health = self.sync.health()
+        health = self.sync_runner.health()
         # Sync switched off is fine (events wait); configured but not connected is degraded.
         return {"ok": not health["enabled"] or bool(health["broker_connected"]), **health}
 

@@ -28,6 +28,7 @@ from station.devices import DevicesSettings
 from station.printing.settings import PrintingSettings
 from station.priority import PrioritySettings
 from station.scan import ScanRules
+from station.video.settings import VideoSettings
 from station.workflow.settings import WorkflowSettings
 
 ENV_PREFIX = "STATION_"
@@ -76,6 +77,10 @@ class Settings(BaseSettings):
     )
     priority: PrioritySettings = Field(
         default_factory=PrioritySettings, description="Priority levels, SLA colours, the PDA queue and alerts."
+    )
+    video: VideoSettings = Field(
+        default_factory=VideoSettings,
+        description="Packing video (with [devices] camera): segments, clip pre/post-roll, photos, retention.",
     )
 
     @classmethod

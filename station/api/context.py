@@ -15,6 +15,7 @@ from station.config import Settings
 from station.metrics import StationMetrics
 from station.printing import PrintWorker
 from station.store import Store
+from station.video import VideoService
 from station.workflow import BenchWorkflow
 
 T = TypeVar("T")
@@ -59,6 +60,7 @@ class ApiContext:
     alerts: AlertMonitor
     queue_watch: QueueWatch
     printing: PrintWorker | None = None  # None: no label printer configured
+    video: VideoService | None = None  # None: no camera configured
     version: str = "0.0.0"
     health_parts: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
     login_limiter: LoginLimiter = field(default_factory=LoginLimiter)

@@ -34,6 +34,9 @@ API_MESSAGES: dict[str, tuple[str, str]] = {
     "s_breaker_tripped": ("S 级订单过多，暂停新的 S 级升级", "Too many S orders: new S escalations are paused"),
     "breaker_not_tripped": ("S 级熔断未触发", "The S breaker is not tripped"),
     "order_closed": ("订单已结束", "The order is closed"),
+    "no_camera": ("本工位未配置摄像头", "No camera is configured at this station"),
+    "clip_not_found": ("该订单暂无视频", "This order has no clip (yet)"),
+    "photo_not_found": ("未找到该打包照片", "No such packing photo"),
 }
 
 

@@ -17,6 +17,7 @@ from station.api.routes_ops import router as ops_router
 from station.api.routes_orders import router as orders_router
 from station.api.routes_queue import router as queue_router
 from station.api.routes_scans import router as scans_router
+from station.api.routes_video import router as video_router
 
 logger = logging.getLogger(__name__)
 
@@ -67,5 +68,6 @@ def create_api(ctx: ApiContext) -> FastAPI:
     app.include_router(ops_router)
     app.include_router(queue_router)
     app.include_router(labels_router)
+    app.include_router(video_router)
     app.include_router(metrics_router)
     return app

@@ -211,6 +211,40 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE benches ADD COLUMN authorisation_for TEXT;
     UPDATE benches SET authorisation_for = 'reopen' WHERE reopen_requested_ms IS NOT NULL;
     """,
+    # 7: packing video — closed recording segments, order clips (with the dispute flag) and packing photos;
+    # paths are relative to the data directory
+    """
+    CREATE TABLE video_segments (
+        path TEXT PRIMARY KEY,
+        start_ms INTEGER NOT NULL,
+        end_ms INTEGER NOT NULL,
+        frames INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        sha256 TEXT NOT NULL
+    );
+    CREATE INDEX video_segments_by_time ON video_segments(start_ms, end_ms);
+    CREATE TABLE video_clips (
+        order_id TEXT PRIMARY KEY,
+        path TEXT,
+        sha256 TEXT,
+        bytes INTEGER,
+        start_ms INTEGER,
+        end_ms INTEGER,
+        duration_s REAL,
+        markers TEXT NOT NULL DEFAULT '[]',
+        created_ms INTEGER,
+        disputed INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE video_photos (
+        order_id TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        path TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        bytes INTEGER NOT NULL,
+        wall_ms INTEGER NOT NULL,
+        PRIMARY KEY (order_id, n)
+    );
+    """,
 )
 
 

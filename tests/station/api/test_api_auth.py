@@ -23,6 +23,10 @@ ROUTES = [
     ("POST", "/api/v1/queue/SO20260205-8821/release", None, {"pda"}),
     ("POST", ORDER + "/priority", {"level": "A"}, {"supervisor", "hub"}),
     ("POST", "/api/v1/priority/breaker/lift", None, {"supervisor"}),
+    ("GET", ORDER + "/clip", None, {"supervisor", "hub"}),
+    ("GET", ORDER + "/clip/markers", None, {"supervisor", "hub"}),
+    ("GET", ORDER + "/photos/1", None, {"supervisor", "hub"}),
+    ("GET", ORDER + "/evidence", None, {"supervisor", "hub"}),
 ]
 WHO = ["bench", "pda", "supervisor", "hub", None, "revoked"]
 

@@ -33,6 +33,10 @@ OPERATIONS = [
     "POST /api/v1/orders/{order_id}/label/reprint",
     "POST /api/v1/print-jobs/{job_id}/resolve",
     "GET /api/v1/orders/{order_id}/label.png",
+    "GET /api/v1/orders/{order_id}/clip",
+    "GET /api/v1/orders/{order_id}/clip/markers",
+    "GET /api/v1/orders/{order_id}/photos/{n}",
+    "GET /api/v1/orders/{order_id}/evidence",
 ]
 
 

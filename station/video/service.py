@@ -1,0 +1,417 @@
+"""The station's packing video: index of recorded segments, order clips with markers, photos, retention.
+
+Threads (DESIGN §3): the recorder reports closed segments on its own thread; :meth:`VideoService.segment_closed`
+only hands the row to the database thread (``db``). Committed events arrive in :meth:`VideoService.notify` on
+the database thread; it sets the overlay (cheap) and hands slow work (clip assembly) to ``schedule``, which
+runs it off the event loop. Every read and write of the video tables runs on the database thread.
+"""
+
+import functools
+import json
+import logging
+import shutil
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from station.events import SYSTEM, EventType, NewEvent
+from station.store import Store
+from station.video.evidence import build_evidence
+from station.video.settings import RetentionSettings, VideoSettings
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+CLIP_READY = "clip.ready"
+"""Event type appended when an order's clip is stored (data: path, sha256, bytes, duration_s, start/end ms)."""
+
+VIDEO_DIR = "video"
+# How many times a clip waits for the segment that covers its end before it is assembled from what there is.
+_CLIP_ATTEMPTS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentRow:
+    """A closed recording segment as indexed: ``path`` relative to the data directory."""
+
+    path: str
+    start_ms: int
+    end_ms: int
+    frames: int
+    bytes: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClipResult:
+    """An assembled clip: what it really covers and its markers as ``(offset_s, label)``."""
+
+    path: Path
+    sha256: str
+    bytes: int
+    start_ms: int
+    end_ms: int
+    duration_s: float
+    markers: tuple[tuple[float, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoResult:
+    """A stored packing photo."""
+
+    path: Path
+    sha256: str
+    bytes: int
+    wall_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class VideoFile:
+    """A video file as retention sees it (``kind``: segment, clip or photo; ``path`` relative to the data dir)."""
+
+    path: str
+    kind: str
+    bytes: int
+    created_ms: int
+    disputed: bool
+
+
+class VideoBackend(Protocol):
+    """The camera side, implemented by ``station.adapters.camera`` (all blocking unless said otherwise)."""
+
+    def set_overlay(self, order_id: str | None, packer: str | None, bench: str | None) -> None:
+        """Burn this text into new frames (cheap, any thread)."""
+
+    def take_photo(self, path: Path) -> PhotoResult | None:
+        """Store a JPEG of the newest frame; None when no fresh, moving picture is available."""
+
+    def assemble(
+        self,
+        segments: Sequence[tuple[Path, SegmentRow]],
+        start_ms: int,
+        end_ms: int,
+        out_path: Path,
+        markers: Sequence[tuple[int, str]],
+    ) -> ClipResult:
+        """Join the footage of ``[start_ms, end_ms)`` into ``out_path`` (segments with their absolute paths)."""
+
+    def plan_deletions(
+        self, files: Sequence[VideoFile], retention: RetentionSettings, now_ms: int, free_bytes: int
+    ) -> list[str]:
+        """The paths (as given) to delete, in order, under the retention rules."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClipWindow:
+    """The footage an order's clip should cover, and its markers as ``(wall_ms, label)``."""
+
+    start_ms: int
+    end_ms: int
+    markers: tuple[tuple[int, str], ...]
+
+
+def _event_ms(event: dict[str, Any]) -> int:
+    return int(event["at"]["ms"])
+
+
+def _marker_label(event: dict[str, Any]) -> str:
+    data = event.get("data") or {}
+    if event["type"] == EventType.STATUS_CHANGED:
+        return f"{event['type']}:{data.get('to')}"
+    detail = data.get("sku") or data.get("code") or data.get("reason")
+    return f"{event['type']}:{detail}" if detail else str(event["type"])
+
+
+def clip_window(events: Sequence[dict[str, Any]], pre_roll_s: float, post_roll_s: float) -> ClipWindow | None:
+    """The clip window of an order from its timeline: [first scan − pre-roll, label scan + post-roll].
+
+    The first scan is the first event made at a bench (actor with a bench); the end is the last label scan
+    (status to ``labeled``), or the order's last bench event when it has none yet (a clip on demand).
+    """
+    at_bench = [e for e in events if (e.get("actor") or {}).get("bench")]
+    if not at_bench:
+        return None
+    first = _event_ms(at_bench[0])
+    labeled = [
+        e for e in events if e["type"] == EventType.STATUS_CHANGED and (e.get("data") or {}).get("to") == "labeled"
+    ]
+    last = _event_ms(labeled[-1]) if labeled else _event_ms(at_bench[-1])
+    markers = tuple((_event_ms(e), _marker_label(e)) for e in events if e["type"] != CLIP_READY)
+    return ClipWindow(first - round(pre_roll_s * 1000), last + round(post_roll_s * 1000), markers)
+
+
+class VideoService:
+    """Video bookkeeping for one station (see the module docstring); also the bench's `PackingCamera`."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: VideoSettings,
+        data_dir: Path,
+        backend: VideoBackend,
+        *,
+        db: Callable[[Callable[[], Any]], "Future[Any]"],
+        schedule: Callable[[float, Callable[[], None]], None] | None = None,
+    ) -> None:
+        """``db(fn)`` runs ``fn`` on the database thread; ``schedule(delay_s, fn)`` runs ``fn`` later, off the loop
+        (None: clips are made on demand only)."""
+        self.store = store
+        self.settings = settings
+        self.data_dir = data_dir
+        self.backend = backend
+        self._db = db
+        self._schedule = schedule
+        self._photo_lock = threading.Lock()
+
+    @property
+    def video_dir(self) -> Path:
+        """``<data_dir>/video``: segments, clips, photos."""
+        return self.data_dir / VIDEO_DIR
+
+    def _relative(self, path: Path) -> str:
+        return path.resolve().relative_to(self.data_dir.resolve()).as_posix()
+
+    def _db_wait(self, fn: Callable[[], T]) -> T:
+        result: T = self._db(fn).result()
+        return result
+
+    # -- segments ------------------------------------------------------------------------------------------------
+    def segment_closed(self, path: Path, start_ms: int, end_ms: int, frames: int, size: int, sha256: str) -> None:
+        """A recorder thread reports a closed segment: index it on the database thread (never blocks)."""
+        row = SegmentRow(self._relative(path), start_ms, end_ms, frames, size, sha256)
+        self._db(lambda: self.record_segment(row))
+
+    def record_segment(self, row: SegmentRow) -> None:
+        """Index a segment (database thread)."""
+        with self.store.transaction():
+            self.store.db.execute(
+                "INSERT OR REPLACE INTO video_segments (path, start_ms, end_ms, frames, bytes, sha256) "
+                "VALUES (?,?,?,?,?,?)",
+                [row.path, row.start_ms, row.end_ms, row.frames, row.bytes, row.sha256],
+            )
+
+    def segments_between(self, start_ms: int, end_ms: int) -> list[SegmentRow]:
+        """Indexed segments overlapping ``[start_ms, end_ms)``, oldest first (database thread)."""
+        with self.store.reading():
+            rows = self.store.db.query(
+                "SELECT * FROM video_segments WHERE end_ms > ? AND start_ms < ? ORDER BY start_ms",
+                [start_ms, end_ms],
+            )
+            return [SegmentRow(**r) for r in rows]
+
+    def _recorded_until(self) -> int:
+        with self.store.reading():
+            return int(self.store.conn.execute("SELECT coalesce(max(end_ms), 0) FROM video_segments").fetchone()[0])
+
+    # -- overlay and clip triggers (committed events, database thread) ---------------------------------------------
+    def notify(self, events: Iterable[dict[str, Any]]) -> None:
+        """Store subscriber: follow orders opened and closed at the bench. Must not block."""
+        for event in events:
+            if event["type"] != EventType.STATUS_CHANGED or not event.get("order_id"):
+                continue
+            to = (event.get("data") or {}).get("to")
+            actor = event.get("actor") or {}
+            if to == "packing":
+                self.backend.set_overlay(event["order_id"], actor.get("id"), actor.get("bench"))
+            elif to in ("labeled", "pending", "cancelled", "on_hold"):
+                self.backend.set_overlay(None, None, actor.get("bench"))
+            if to == "labeled" and self._schedule is not None:
+                order_id = str(event["order_id"])
+                self._schedule(
+                    self._clip_delay_s(), functools.partial(self._clip_when_recorded, order_id, _CLIP_ATTEMPTS)
+                )
+
+    def _clip_delay_s(self) -> float:
+        # The segment holding the post-roll closes at most one segment length after it ends.
+        return self.settings.post_roll_s + self.settings.segment_s + 1.0
+
+    def _clip_when_recorded(self, order_id: str, attempts: int) -> None:
+        window = self._db_wait(lambda: self.window(order_id))
+        if window is None:
+            return
+        if attempts > 1 and self._db_wait(self._recorded_until) < window.end_ms and self._schedule is not None:
+            self._schedule(self.settings.segment_s, lambda: self._clip_when_recorded(order_id, attempts - 1))
+            return
+        try:
+            self.make_clip(order_id)
+        except Exception:
+            logger.exception("clip of order %s could not be made", order_id)
+
+    # -- clips ---------------------------------------------------------------------------------------------------
+    def window(self, order_id: str) -> ClipWindow | None:
+        """The order's clip window (database thread)."""
+        events = self.store.events_for_order(order_id)
+        return clip_window(events, self.settings.pre_roll_s, self.settings.post_roll_s)
+
+    def make_clip(self, order_id: str) -> ClipResult | None:
+        """Assemble and record the order's clip now (blocking: call from an executor, never the loop or the
+        database thread). None when the order has no bench events. Raises what the backend raises."""
+        window = self._db_wait(lambda: self.window(order_id))
+        if window is None:
+            return None
+        rows = self._db_wait(lambda: self.segments_between(window.start_ms, window.end_ms))
+        out = self.video_dir / "clips" / f"{_safe(order_id)}.mp4"
+        segments = [(self.data_dir / row.path, row) for row in rows]
+        clip = self.backend.assemble(segments, window.start_ms, window.end_ms, out, window.markers)
+        self._db_wait(lambda: self._record_clip(order_id, clip))
+        return clip
+
+    def _record_clip(self, order_id: str, clip: ClipResult) -> None:
+        path = self._relative(clip.path)
+        markers = json.dumps([[offset, label] for offset, label in clip.markers], ensure_ascii=False)
+        with self.store.transaction() as tx:
+            self.store.db.execute(
+                "INSERT INTO video_clips (order_id, path, sha256, bytes, start_ms, end_ms, duration_s, markers, "
+                "created_ms) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(order_id) DO UPDATE SET path=excluded.path, "
+                "sha256=excluded.sha256, bytes=excluded.bytes, start_ms=excluded.start_ms, end_ms=excluded.end_ms, "
+                "duration_s=excluded.duration_s, markers=excluded.markers, created_ms=excluded.created_ms",
+                [
+                    order_id,
+                    path,
+                    clip.sha256,
+                    clip.bytes,
+                    clip.start_ms,
+                    clip.end_ms,
+                    clip.duration_s,
+                    markers,
+                    tx.wall_now_ms(),
+                ],
+            )
+            data = {
+                "path": path,
+                "sha256": clip.sha256,
+                "bytes": clip.bytes,
+                "duration_s": clip.duration_s,
+                "start_ms": clip.start_ms,
+                "end_ms": clip.end_ms,
+            }
+            tx.append(NewEvent(CLIP_READY, SYSTEM, order_id, data))
+
+    def clip_row(self, order_id: str) -> dict[str, Any] | None:
+        """The order's clip row (with ``markers`` decoded), or None (database thread)."""
+        with self.store.reading():
+            row = next(self.store.db.query("SELECT * FROM video_clips WHERE order_id = ?", [order_id]), None)
+        if row is None:
+            return None
+        row["markers"] = json.loads(row["markers"])
+        return dict(row)
+
+    def set_disputed(self, order_id: str, disputed: bool) -> None:
+        """Flag or unflag an order as disputed: its clip and photos are then kept by retention (database thread)."""
+        with self.store.transaction():
+            self.store.db.execute(
+                "INSERT INTO video_clips (order_id, disputed) VALUES (?, ?) "
+                "ON CONFLICT(order_id) DO UPDATE SET disputed = excluded.disputed",
+                [order_id, int(disputed)],
+            )
+
+    # -- photos (PackingCamera) ----------------------------------------------------------------------------------
+    def take_packing_photo(self, bench_id: str, order_id: str) -> str | None:
+        """The `packed` guard's evidence: a JPEG under ``video/photos/<order>/``; the reference is
+        ``<relative path>#sha256=<hex>``, or None when the camera has no fresh picture.
+
+        Runs on the database thread before the transaction (the workflow asks evidence ports there), so the
+        photo row is written right here.
+        """
+        folder = self.video_dir / "photos" / _safe(order_id)
+        with self._photo_lock:
+            n = len(list(folder.glob("*.jpg"))) + 1 if folder.exists() else 1
+            photo = self.backend.take_photo(folder / f"{n}.jpg")
+        if photo is None:
+            logger.warning("bench %s: no packing photo for order %s (no fresh picture)", bench_id, order_id)
+            return None
+        relative = self._relative(photo.path)
+        with self.store.transaction():
+            self.store.db.execute(
+                "INSERT OR REPLACE INTO video_photos (order_id, n, path, sha256, bytes, wall_ms) VALUES (?,?,?,?,?,?)",
+                [order_id, n, relative, photo.sha256, photo.bytes, photo.wall_ms],
+            )
+        return f"{relative}#sha256={photo.sha256}"
+
+    def photos(self, order_id: str) -> list[dict[str, Any]]:
+        """The order's photo rows, by number (database thread)."""
+        with self.store.reading():
+            return list(self.store.db.query("SELECT * FROM video_photos WHERE order_id = ? ORDER BY n", [order_id]))
+
+    # -- evidence ------------------------------------------------------------------------------------------------
+    def evidence(self, order_id: str, station: str) -> bytes | None:
+        """The order's evidence zip (blocking: from an executor); None for an unknown order."""
+
+        def gather() -> tuple[list[dict[str, Any]], dict[str, Any] | None, list[dict[str, Any]], dict[str, Any]]:
+            seq, head = self.store.head()
+            chain = {"seq": seq, "hash": head, "stream_epoch": self.store.stream_epoch}
+            return self.store.events_for_order(order_id), self.clip_row(order_id), self.photos(order_id), chain
+
+        timeline, clip, photos, chain_head = self._db_wait(gather)
+        if not timeline:
+            return None
+        files: dict[str, Path] = {}
+        if clip is not None and clip.get("path"):
+            files["clip.mp4"] = self.data_dir / clip["path"]
+        for photo in photos:
+            files[f"photos/{photo['n']}.jpg"] = self.data_dir / photo["path"]
+        return build_evidence(
+            self.data_dir,
+            order_id=order_id,
+            station=station,
+            files={name: path for name, path in files.items() if path.exists()},
+            timeline=timeline,
+            chain_head=chain_head,
+            created_ms=self.store.wall_ms(),
+        )
+
+    # -- retention -----------------------------------------------------------------------------------------------
+    def video_files(self) -> list[VideoFile]:
+        """Every indexed video file with its class, size, age and dispute flag (database thread)."""
+        with self.store.reading():
+            db = self.store.db
+            files = [
+                VideoFile(r["path"], "segment", r["bytes"], r["end_ms"], False)
+                for r in db.query("SELECT path, bytes, end_ms FROM video_segments")
+            ]
+            files += [
+                VideoFile(r["path"], "clip", r["bytes"] or 0, r["created_ms"] or 0, bool(r["disputed"]))
+                for r in db.query("SELECT * FROM video_clips WHERE path IS NOT NULL")
+            ]
+            files += [
+                VideoFile(r["path"], "photo", r["bytes"], r["wall_ms"], bool(r["disputed"]))
+                for r in db.query(
+                    "SELECT p.path, p.bytes, p.wall_ms, coalesce(c.disputed, 0) AS disputed FROM video_photos p "
+                    "LEFT JOIN video_clips c ON c.order_id = p.order_id"
+                )
+            ]
+        return files
+
+    def run_retention(self, now_ms: int | None = None) -> list[str]:
+        """Delete what the retention rules say (blocking: from an executor); return the deleted paths."""
+        files = self._db_wait(self.video_files)
+        now = self.store.wall_ms() if now_ms is None else now_ms
+        try:
+            free = shutil.disk_usage(self.data_dir).free
+        except OSError:
+            free = 0
+        doomed = self.backend.plan_deletions(files, self.settings.retention, now, free)
+        for path in doomed:
+            (self.data_dir / path).unlink(missing_ok=True)
+        if doomed:
+            self._db_wait(lambda: self._forget(doomed))
+            logger.info("video retention deleted %d files", len(doomed))
+        return doomed
+
+    def _forget(self, paths: Sequence[str]) -> None:
+        with self.store.transaction():
+            for path in paths:
+                self.store.db.execute("DELETE FROM video_segments WHERE path = ?", [path])
+                self.store.db.execute("DELETE FROM video_photos WHERE path = ?", [path])
+                self.store.db.execute(
+                    "UPDATE video_clips SET path = NULL, sha256 = NULL, bytes = NULL WHERE path = ?", [path]
+                )
+
+
+def _safe(order_id: str) -> str:
+    """An order id as one path component (ids come from the hub; never let one climb out of the directory)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in order_id).lstrip(".") or "_"

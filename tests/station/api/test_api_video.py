@@ -1,0 +1,200 @@
+"""Packing video through a wired Station with a simulated camera: segment index, photos, clips, serving,
+evidence, retention."""
+
+import hashlib
+import io
+import json
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from apikit import ADMIN, ORDER
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from fastapi.testclient import TestClient
+
+from station.app import Station
+from station.auth import ApiRole, create_token
+from station.config import load_settings
+from station.intake import intake_order
+from station.model import Role
+from station.operators import add_operator
+
+CAMERA = "sim://B01?width=320&height=240&fps=10"
+
+
+def _wait(condition: Callable[[], Any], timeout_s: float = 20.0) -> Any:
+    """Poll until `condition()` is truthy (a wait for background work, not a timing assertion)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+class VideoStation:
+    def __init__(self, client: TestClient, station: Station, supervisor: str, bench: str) -> None:
+        self.client = client
+        self.station = station
+        self.sv = {"Authorization": f"Bearer {supervisor}"}
+        self.bench = {"Authorization": f"Bearer {bench}"}
+
+    def scan(self, code: str, device: str = "scanner-1") -> dict[str, Any]:
+        body = {"code": code, "device": device}
+        response = self.client.post("/api/v1/benches/B01/scans", json=body, headers=self.bench)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def db(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return self.station.writer.submit(fn, *args).result()
+
+
+def _station(tmp_path: Path, camera: str, **video: str) -> Iterator[VideoStation]:
+    environ = {
+        "STATION_DATA": str(tmp_path),
+        "STATION_DEVICES__SCANNERS": "[]",
+        "STATION_DEVICES__CONTROLLER": "",
+        "STATION_DEVICES__CAMERA": camera,
+        "STATION_VIDEO__SEGMENT_S": "2",
+        "STATION_VIDEO__PRE_ROLL_S": "1",
+        "STATION_VIDEO__POST_ROLL_S": "0.5",
+        "STATION_VIDEO__RETENTION_MIN_FREE_BYTES": "0",
+        **{f"STATION_VIDEO__{k.upper()}": v for k, v in video.items()},
+    }
+    station = Station.build(load_settings(None, environ=environ))
+    store = station.store
+    supervisor = create_token(store, ApiRole.SUPERVISOR, "t-sv", ADMIN)[1]
+    bench = create_token(store, ApiRole.BENCH, "t-b01", ADMIN, "B01")[1]
+    add_operator(store, "OP-001", "李四", Role.PACKER, ADMIN)
+    intake_order(store, ORDER, ADMIN)
+    with TestClient(station.api) as client:
+        yield VideoStation(client, station, supervisor, bench)
+
+
+@pytest.fixture
+def video(tmp_path: Path) -> Iterator[VideoStation]:
+    yield from _station(tmp_path, CAMERA)
+
+
+@pytest.fixture
+def frozen(tmp_path: Path) -> Iterator[VideoStation]:
+    yield from _station(tmp_path, CAMERA + "&frozen_after_s=0")
+
+
+def _pack_and_label(v: VideoStation) -> None:
+    assert v.station.video is not None
+    _wait(lambda: v.station.camera is not None and v.station.camera.recorder.latest_frame() is not None)
+    assert v.scan("OP-001")["outcome"] == "accepted"
+    assert v.scan(ORDER["order_id"])["outcome"] == "accepted"
+    v.scan("FOOD-2KG-BAG")
+    packed = v.scan("FOOD-2KG-BAG", device="scanner-2")  # another scanner: not a bounce
+    assert packed["status"] == "packed", packed
+    assert v.scan("SF1234567890123")["status"] == "labeled"
+
+
+def test_clip_photo_markers_range_and_evidence(video: VideoStation) -> None:
+    _pack_and_label(video)
+    service = video.station.video
+    assert service is not None
+    order_id = ORDER["order_id"]
+    # The clip is made by itself once the post-roll is recorded; wait for its row.
+    clip = _wait(lambda: video.db(service.clip_row, order_id) if video.db(service.clip_row, order_id) else None)
+    events = video.db(video.station.store.events_for_order, order_id)
+    first_scan = min(e["at"]["ms"] for e in events if e["actor"].get("bench"))
+    assert clip["start_ms"] >= first_scan - 1000  # never more than the pre-roll before the first scan
+    assert "clip.ready" in [e["type"] for e in events]
+    labels = [label for _, label in clip["markers"]]
+    assert "order.status_changed:packing" in labels
+    assert "order.status_changed:labeled" in labels
+
+    # Every indexed segment's hash verifies.
+    rows = video.db(service.segments_between, 0, 2**62)
+    assert rows
+    for row in rows:
+        data = (service.data_dir / row.path).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == row.sha256
+        assert len(data) == row.bytes
+
+    whole = video.client.get(f"/api/v1/orders/{order_id}/clip", headers=video.sv)
+    assert whole.status_code == 200
+    assert whole.headers["content-type"] == "video/mp4"
+    assert whole.headers["accept-ranges"] == "bytes"
+    assert hashlib.sha256(whole.content).hexdigest() == clip["sha256"]
+    size = len(whole.content)
+    part = video.client.get(f"/api/v1/orders/{order_id}/clip", headers=video.sv | {"Range": "bytes=10-19"})
+    assert part.status_code == 206
+    assert part.headers["content-range"] == f"bytes 10-19/{size}"
+    assert part.content == whole.content[10:20]
+    tail = video.client.get(f"/api/v1/orders/{order_id}/clip", headers=video.sv | {"Range": "bytes=-5"})
+    assert tail.status_code == 206
+    assert tail.content == whole.content[-5:]
+    bad = video.client.get(f"/api/v1/orders/{order_id}/clip", headers=video.sv | {"Range": f"bytes={size}-"})
+    assert bad.status_code == 416
+    assert bad.headers["content-range"] == f"bytes */{size}"
+
+    markers = video.client.get(f"/api/v1/orders/{order_id}/clip/markers", headers=video.sv)
+    assert markers.status_code == 200
+    assert markers.json()["markers"] == clip["markers"]
+
+    photo = video.client.get(f"/api/v1/orders/{order_id}/photos/1", headers=video.sv)
+    assert photo.status_code == 200
+    assert photo.headers["content-type"] == "image/jpeg"
+    assert photo.content[:2] == b"\xff\xd8"
+    assert video.client.get(f"/api/v1/orders/{order_id}/photos/2", headers=video.sv).status_code == 404
+
+    evidence = video.client.get(f"/api/v1/orders/{order_id}/evidence", headers=video.sv)
+    assert evidence.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(evidence.content)) as zf:
+        manifest_bytes = zf.read("manifest.json")
+        manifest = json.loads(manifest_bytes)
+        assert set(manifest["files"]) == {"clip.mp4", "photos/1.jpg", "timeline.json"}
+        for name, digest in manifest["files"].items():
+            assert hashlib.sha256(zf.read(name)).hexdigest() == digest
+        key = serialization.load_pem_public_key(zf.read("station_key.pub.pem"))
+        assert isinstance(key, Ed25519PublicKey)
+        key.verify(zf.read("manifest.sig"), manifest_bytes)  # raises if the signature does not verify
+    assert manifest["chain_head"]["seq"] >= max(e["seq"] for e in events)
+
+
+def test_frozen_camera_refuses_packed_with_photo_missing(frozen: VideoStation) -> None:
+    assert frozen.scan("OP-001")["outcome"] == "accepted"
+    assert frozen.scan(ORDER["order_id"])["outcome"] == "accepted"
+    # Let the freeze detector see the picture not changing for longer than its threshold.
+    assert frozen.station.camera is not None
+    recorder = frozen.station.camera.recorder
+    _wait(lambda: recorder.latest_frame() is not None and "frozen" in recorder.health()["alerts"])
+    frozen.scan("FOOD-2KG-BAG")
+    frozen.scan("FOOD-2KG-BAG", device="scanner-2")
+    refused = frozen.scan("CMD:COMPLETE")
+    assert refused["reason"] == "photo_missing", refused
+    assert refused["status"] == "packing"
+
+
+def test_retention_deletes_old_segments_but_keeps_disputed_clips(video: VideoStation) -> None:
+    _pack_and_label(video)
+    service = video.station.video
+    assert service is not None
+    order_id = ORDER["order_id"]
+    clip = _wait(lambda: video.db(service.clip_row, order_id))
+    video.db(service.set_disputed, order_id, True)
+    far_future = video.station.store.wall_ms() + 400 * 86_400_000
+    deleted = service.run_retention(now_ms=far_future)
+    assert deleted
+    assert all(not p.endswith(clip["path"]) for p in deleted)
+    segments = [p for p in deleted if p.startswith("video/segments/")]
+    assert segments
+    assert all(not (service.data_dir / p).exists() for p in segments)
+    assert video.db(service.segments_between, 0, 2**62) == []
+    assert (service.data_dir / clip["path"]).exists()
+    assert (service.data_dir / video.db(service.photos, order_id)[0]["path"]).exists()
+    # Undisputed, the clip goes too.
+    video.db(service.set_disputed, order_id, False)
+    service.run_retention(now_ms=far_future)
+    assert not (service.data_dir / clip["path"]).exists()
+    assert video.db(service.clip_row, order_id)["path"] is None
