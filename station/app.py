@@ -95,7 +95,12 @@ class Station:
         self.alerts = AlertMonitor(store, settings.priority, self.indicator, bench)
         self.queue_watch = QueueWatch(store.wall_ms)
         store.subscribe(self.queue_watch.notify)
-        self.commands = StationCommands(store, settings, on_config=self._config_changed)
+        self.commands = StationCommands(
+            store,
+            settings,
+            on_config=self._config_changed,
+            request_clip=self.video.request_clip if self.video is not None else None,
+        )
         self.sync = SyncAgent(
             settings.sync,
             store,

@@ -22,6 +22,7 @@ from station.model import Role
 from station.operators import add_operator
 from station.store import Store
 from station.store.database import CorruptDatabaseError, quick_check
+from station.video import set_disputed
 
 CLI_ACTOR = Actor(role="system", id="cli", device="cli")
 
@@ -167,6 +168,21 @@ def cmd_orders_import(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if counts.get("refused") else 0
 
 
+def cmd_orders_dispute(settings: Settings, args: argparse.Namespace) -> int:
+    """Flag an order as disputed (or clear the flag): retention keeps its clip and photos meanwhile."""
+    store = _open_store(settings)
+    try:
+        refusal = set_disputed(store, args.order_id, not args.clear, CLI_ACTOR, args.reason)
+    finally:
+        store.close()
+    if refusal is not None:
+        print(f"{args.order_id}: refused: {refusal}")
+        return 1
+    state = "no longer disputed" if args.clear else "disputed: its clip and photos are kept until cleared"
+    print(f"{args.order_id}: {state}")
+    return 0
+
+
 def cmd_db_check(settings: Settings, _: argparse.Namespace) -> int:
     """quick_check, hash chain and seq gaps."""
     path = settings.station.database_path
@@ -297,6 +313,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imp = verb("import", cmd_orders_import, "import orders from a JSON-lines file ('-' = stdin)", orders)
     imp.add_argument("file")
+    dispute = verb("dispute", cmd_orders_dispute, "flag an order as disputed: its video is kept until cleared", orders)
+    dispute.add_argument("order_id")
+    dispute.add_argument("--reason", required=True, help="why, e.g. a ticket number or the customer's claim")
+    dispute.add_argument("--clear", action="store_true", help="clear the flag (retention applies again)")
 
     db = verbs.add_parser("db", help="the database").add_subparsers(dest="db_verb", required=True, metavar="ACTION")
     verb("check", cmd_db_check, "integrity check, hash chain and seq gaps", db)

@@ -34,6 +34,9 @@ class EventType:
     BATCH_OPENED = "batch.opened"
     BATCH_CLOSED = "batch.closed"
     EVIDENCE_STORED = "evidence.stored"
+    CLIP_READY = "clip.ready"
+    DISPUTE_FLAGGED = "order.dispute_flagged"
+    DISPUTE_CLEARED = "order.dispute_cleared"
     ALERT_RAISED = "alert.raised"
     ALERT_CLEARED = "alert.cleared"
 

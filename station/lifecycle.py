@@ -33,6 +33,7 @@ class Evidence(StrEnum):
     PRESENT = "present"
     MISSING = "missing"  # the device is configured but did not deliver
     OUT_OF_RANGE = "out_of_range"  # delivered, but it contradicts the order (e.g. weight outside tolerance)
+    WAIVED = "waived"  # the device did not deliver and a supervisor took responsibility (recorded in the event)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,8 @@ def _weight_ok(_: Order, facts: Facts) -> str | None:
 
 
 def _photo_stored(_: Order, facts: Facts) -> str | None:
+    if facts.photo is Evidence.WAIVED:
+        return _supervisor(_, facts)
     return "photo_missing" if facts.photo is not Evidence.PRESENT and facts.photo is not Evidence.NOT_REQUIRED else None
 
 

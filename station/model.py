@@ -145,7 +145,7 @@ class Bench:
     order_id: str | None = None  # the order on the bench: packing, or packed and awaiting its label scan
     qty_next: int | None = None  # CMD:QTY:n armed for the next item scan
     reopen_requested_ms: int | None = None  # CMD:REOPEN / CMD:REPRINT armed, waiting for a supervisor badge
-    authorisation_for: str | None = None  # which of the two the supervisor's badge will authorise
+    authorisation_for: str | None = None  # reopen, reprint or override: what the supervisor's badge will authorise
     batch_id: str | None = None  # an open carrier batch makes this bench a dock
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from drivers.cameras import (
     CameraHealth,
+    ClipError,
     FileClass,
     NoFrameError,
     Recorder,
@@ -18,7 +19,7 @@ from drivers.cameras import (
     open_camera,
     plan_retention,
 )
-from station.video.service import ClipResult, PhotoResult, SegmentRow, VideoFile
+from station.video.service import ClipResult, NoFootage, PhotoResult, SegmentRow, VideoFile
 from station.video.settings import RetentionSettings, VideoSettings
 
 logger = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ class CameraBackend:
         out_path: Path,
         markers: Sequence[tuple[int, str]],
     ) -> ClipResult:
-        """Join segments by stream copy (raises ``ClipError`` when there is no footage)."""
+        """Join segments by stream copy (raises ``NoFootage`` when there is none)."""
         infos = [
             SegmentInfo(
                 path=path,
@@ -107,7 +108,10 @@ class CameraBackend:
             )
             for path, row in segments
         ]
-        clip = assemble_clip(infos, start_ms, end_ms, out_path, markers)
+        try:
+            clip = assemble_clip(infos, start_ms, end_ms, out_path, markers)
+        except ClipError as err:
+            raise NoFootage(str(err)) from err
         return ClipResult(
             clip.path,
             clip.sha256,

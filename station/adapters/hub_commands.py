@@ -2,9 +2,10 @@
 
 Each command goes through the same intake and actions as everything else (`order.upsert` → order intake,
 `order.cancel` → cancellation with interception, hold/release with the order version, `priority.set`,
-`config.set`). The bookkeeping that makes them idempotent — which cmd_id was applied, up to which cmd_seq —
-lives in the station database. `config.set` is validated against the configuration schema before it applies,
-is persisted (a restart keeps it), and only touches the sections a hub may steer.
+`config.set`, `clip.request` → the packing camera, whose `clip.ready` event follows). The bookkeeping that makes
+them idempotent — which cmd_id was applied, up to which cmd_seq — lives in the station database. `config.set`
+is validated against the configuration schema before it applies, is persisted (a restart keeps it), and only
+touches the sections a hub may steer.
 """
 
 import json
@@ -30,6 +31,8 @@ HUB_CONFIGURABLE = ("workflow", "scan", "priority")
 
 
 ConfigApplied = Callable[[str, BaseModel], None]
+ClipRequest = Callable[[str], str | None]
+"""Starts making an order's clip in the background; returns the refusal reason, or None."""
 
 
 def validated_section(settings: Settings, section: str, key: str, value: Any) -> BaseModel:
@@ -69,10 +72,18 @@ def apply_stored_config(store: Store, settings: Settings) -> list[str]:
 class StationCommands:
     """Applies hub commands to the station and keeps their bookkeeping."""
 
-    def __init__(self, store: Store, settings: Settings, on_config: ConfigApplied | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        on_config: ConfigApplied | None = None,
+        request_clip: ClipRequest | None = None,
+    ) -> None:
+        """``request_clip`` is the packing camera's (None: no camera, and ``clip.request`` is refused)."""
         self.store = store
         self.settings = settings
         self._on_config = on_config
+        self._request_clip = request_clip
 
     # -- bookkeeping (the agent calls these) -------------------------------------------------------------------
     def cmd_applied_through(self) -> int:
@@ -137,8 +148,16 @@ class StationCommands:
         if kind == "config.set":
             return self._config_set(data, actor, cmd_id)
         if kind == "clip.request":
-            return "clip_unavailable: no packing camera is wired at this station yet"
+            return self._clip_request(str(data["order_id"]))
         return f"unknown_command: {kind}"
+
+    def _clip_request(self, order_id: str) -> str | None:
+        if self._request_clip is None:
+            return "clip_unavailable: this station has no packing camera"
+        with self.store.reading() as repo:
+            if repo.order(order_id) is None:
+                return "order_not_found"
+        return self._request_clip(order_id)
 
     def _config_set(self, data: Mapping[str, Any], actor: Actor, cmd_id: str) -> str | None:
         section, _, key = str(data["key"]).partition(".")

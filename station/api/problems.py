@@ -37,6 +37,12 @@ API_MESSAGES: dict[str, tuple[str, str]] = {
     "no_camera": ("本工位未配置摄像头", "No camera is configured at this station"),
     "clip_not_found": ("该订单暂无视频", "This order has no clip (yet)"),
     "photo_not_found": ("未找到该打包照片", "No such packing photo"),
+    "no_bench_events": ("该订单尚未在工位扫描，没有视频", "The order was never scanned at a bench: no footage"),
+    "no_footage": (
+        "该订单时段没有录像（摄像头离线或已按保留策略删除）",
+        "No recording covers the order (camera off, or deleted by retention)",
+    ),
+    "reason_required": ("需要原因", "A reason is required"),
 }
 
 

@@ -1,4 +1,5 @@
-"""Packing video: an order's clip (HTTP Range), its markers, packing photos and the signed evidence bundle."""
+"""Packing video: an order's clip (HTTP Range, or made on demand), its markers, packing photos, the signed
+evidence bundle, and the dispute flag that keeps them."""
 
 import asyncio
 import re
@@ -10,9 +11,10 @@ from fastapi.responses import FileResponse
 
 from station.api import API_PREFIX
 from station.api.problems import ApiProblem, problem_responses
+from station.api.schemas import ClipOut, DisputeIn, DisputeOut
 from station.api.security import context, require
 from station.auth import ApiRole, Principal
-from station.video import VideoService
+from station.video import NoFootage, VideoService, set_disputed
 
 router = APIRouter(prefix=API_PREFIX, tags=["video"])
 
@@ -81,19 +83,67 @@ def _read_range(path: FsPath, start: int, length: int) -> bytes:
         return f.read(length)
 
 
+def _clip_out(row: dict[str, Any]) -> ClipOut:
+    return ClipOut.model_validate({k: row[k] for k in ClipOut.model_fields if k in row} | {"disputed": row["disputed"]})
+
+
 @router.get(
     "/orders/{order_id}/clip/markers",
+    response_model=ClipOut,
     responses=problem_responses(401, 403, 404, 422),
     summary="Markers of an order's clip",
 )
-async def get_markers(order_id: OrderId, request: Request, _: Viewer) -> dict[str, Any]:
+async def get_markers(order_id: OrderId, request: Request, _: Viewer) -> ClipOut:
     """Every event of the order as `[offset_s, label]` from the clip's first frame, with the clip's times."""
     video = _video(request)
     row = await context(request).db(video.clip_row, order_id)
     if row is None or not row.get("path"):
         raise ApiProblem(404, "clip_not_found")
-    keys = ("order_id", "sha256", "start_ms", "end_ms", "duration_s", "markers", "disputed")
-    return {k: (bool(row[k]) if k == "disputed" else row[k]) for k in keys}
+    return _clip_out(row)
+
+
+@router.post(
+    "/orders/{order_id}/clip",
+    response_model=ClipOut,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Make an order's clip now",
+)
+async def post_clip(order_id: OrderId, request: Request, _: Viewer) -> ClipOut:
+    """Assemble the clip from what is recorded so far — for an order still being packed, or to remake one.
+    Answers once it is stored (a `clip.ready` event is on the timeline); 404 `no_footage` when no recording
+    covers the order."""
+    ctx = context(request)
+    video = _video(request)
+    if not await ctx.db(ctx.store.events_for_order, order_id):
+        raise ApiProblem(404, "order_not_found")
+    try:
+        clip = await asyncio.get_running_loop().run_in_executor(None, video.make_clip, order_id)
+    except NoFootage as err:
+        raise ApiProblem(404, "no_footage", [str(err)]) from err
+    if clip is None:
+        raise ApiProblem(404, "no_bench_events")
+    row = await ctx.db(video.clip_row, order_id)
+    if row is None:  # just written; gone only if deleted in between
+        raise ApiProblem(404, "clip_not_found")
+    return _clip_out(row)
+
+
+@router.put(
+    "/orders/{order_id}/dispute",
+    response_model=DisputeOut,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Flag or unflag an order as disputed",
+)
+async def put_dispute(order_id: OrderId, body: DisputeIn, request: Request, caller: Viewer) -> DisputeOut:
+    """While an order is disputed, retention never deletes its clip or photos. Each change is an event on the
+    order's timeline (`order.dispute_flagged` / `order.dispute_cleared`) with who and why."""
+    ctx = context(request)
+    refusal = await ctx.db(set_disputed, ctx.store, order_id, body.disputed, caller.actor("web"), body.reason)
+    if refusal == "order_not_found":
+        raise ApiProblem(404, refusal)
+    if refusal is not None:
+        raise ApiProblem(422, refusal)
+    return DisputeOut(order_id=order_id, disputed=body.disputed)
 
 
 @router.get(

@@ -176,6 +176,40 @@ class ActionIn(BaseModel):
     reason: str | None = Field(None, max_length=500, description="Required for hold, reopen and abort.")
 
 
+class DisputeIn(BaseModel):
+    """Flag or unflag an order as disputed."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"disputed": True, "reason": "客户称收到空箱 / customer reports an empty box"}]
+        },
+    )
+
+    disputed: bool = Field(description="True: keep the order's clip and photos until unflagged.")
+    reason: str = Field(min_length=1, max_length=500, description="Why (a ticket number, the customer's claim).")
+
+
+class DisputeOut(BaseModel):
+    """The order's dispute flag after the change."""
+
+    order_id: str
+    disputed: bool
+
+
+class ClipOut(BaseModel):
+    """An order's clip as stored: its times, hash and markers."""
+
+    order_id: str
+    sha256: str
+    bytes: int
+    start_ms: int = Field(description="Wall time of the clip's first frame (ms since the epoch).")
+    end_ms: int
+    duration_s: float
+    markers: list[tuple[float, str]] = Field(description="Every event of the order as [offset_s, label].")
+    disputed: bool
+
+
 class ActionOut(BaseModel):
     """The order after a successful action."""
 

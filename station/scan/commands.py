@@ -5,7 +5,8 @@ case-insensitive when `ScanRules.fold_case` is on (the default). Arguments:
 
 - QTY: required, 1 to 999 in ASCII digits, returned in canonical form ("007" -> "7").
 - BATCH: required, a carrier key of `ScanRules.waybill_patterns` or CLOSE, returned upper-case.
-- HOLD, ABORT, REOPEN, REPRINT: an optional reason, kept as scanned (it is shown to people, often in Chinese).
+- HOLD, ABORT, REOPEN, REPRINT, OVERRIDE: an optional reason, kept as scanned (it is shown to people, often in
+  Chinese). OVERRIDE completes an order without its packing photo when a supervisor authorises it.
 - COMPLETE, LOGOUT: none; a stray argument means the wrong sheet was printed, so it is refused.
 """
 
@@ -17,7 +18,7 @@ from station.scan.rules import CLOSE_BATCH, ScanRules
 _ARG_SEPARATOR = ":"
 _QTY_RE = re.compile(r"[0-9]{1,3}")
 _NO_ARGUMENT = frozenset({"COMPLETE", "LOGOUT"})
-_OPTIONAL_REASON = frozenset({"HOLD", "ABORT", "REOPEN", "REPRINT"})
+_OPTIONAL_REASON = frozenset({"HOLD", "ABORT", "REOPEN", "REPRINT", "OVERRIDE"})
 _QTY = "QTY"
 _BATCH = "BATCH"
 VERBS = _NO_ARGUMENT | _OPTIONAL_REASON | {_QTY, _BATCH}

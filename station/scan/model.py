@@ -61,7 +61,7 @@ class Command:
     """A command barcode, e.g. `CMD:QTY:3`."""
 
     verb: str
-    """Upper-case verb: COMPLETE, ABORT, HOLD, QTY, REOPEN, REPRINT, LOGOUT or BATCH."""
+    """Upper-case verb: COMPLETE, ABORT, HOLD, QTY, REOPEN, REPRINT, OVERRIDE, LOGOUT or BATCH."""
     arg: str | None
     """QTY: the count as a canonical decimal string ("3"); HOLD/ABORT/REOPEN: the reason as scanned, or None;
     BATCH: an upper-case carrier key or "CLOSE"; None for verbs without an argument."""

@@ -51,7 +51,8 @@ class ScanRules(BaseModel):
         pattern=r"^[!-~]+$",
         description=(
             "Prefix of command barcodes, e.g. CMD:COMPLETE, CMD:QTY:3, CMD:HOLD:damaged, CMD:BATCH:SF. "
-            "Verbs: COMPLETE, ABORT, HOLD, QTY, REOPEN, REPRINT, LOGOUT, BATCH; the argument follows a colon."
+            "Verbs: COMPLETE, ABORT, HOLD, QTY, REOPEN, REPRINT, OVERRIDE, LOGOUT, BATCH; "
+            "the argument follows a colon."
         ),
     )
     badge_patterns: list[Regex] = Field(

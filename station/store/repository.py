@@ -6,6 +6,7 @@ from typing import Any
 
 import sqlite_utils
 
+from station.events import EventType
 from station.model import Bench, CarrierBatch, Operator, Order, OrderLine, Role, Status
 from station.priority import LEVEL_RANK
 
@@ -47,6 +48,18 @@ class Repository:
         if self._orders is not None and order is not None:
             self._orders[order_id] = order
         return order
+
+    def authorisation_reason(self, order_id: str) -> str | None:
+        """The reason given with the order's latest request for a supervisor's authorisation, if any."""
+        row = next(
+            self.db.query(
+                "SELECT json_extract(data, '$.reason') AS reason FROM events WHERE order_id = ? AND type = ? "
+                "ORDER BY seq DESC LIMIT 1",
+                [order_id, EventType.REOPEN_REQUESTED],
+            ),
+            None,
+        )
+        return None if row is None else row["reason"]
 
     def open_order_summary(self, bench_id: str) -> tuple[str, Status, bool] | None:
         """The order on a bench, its status and whether every line is verified — without loading it."""

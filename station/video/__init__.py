@@ -4,15 +4,18 @@ Nothing here imports a camera library: the composition root hands :class:`VideoS
 :class:`~station.video.service.VideoBackend` (``station.adapters.camera``) that records and assembles.
 """
 
-from station.video.service import CLIP_READY, ClipResult, SegmentRow, VideoBackend, VideoService
+from station.video.disputes import is_disputed, set_disputed
+from station.video.service import ClipResult, NoFootage, SegmentRow, VideoBackend, VideoService
 from station.video.settings import RetentionSettings, VideoSettings
 
 __all__ = [
-    "CLIP_READY",
     "ClipResult",
+    "NoFootage",
     "RetentionSettings",
     "SegmentRow",
     "VideoBackend",
     "VideoService",
     "VideoSettings",
+    "is_disputed",
+    "set_disputed",
 ]

@@ -26,12 +26,15 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-CLIP_READY = "clip.ready"
-"""Event type appended when an order's clip is stored (data: path, sha256, bytes, duration_s, start/end ms)."""
-
 VIDEO_DIR = "video"
 # How many times a clip waits for the segment that covers its end before it is assembled from what there is.
 _CLIP_ATTEMPTS = 4
+# Events about the footage itself, not about packing: no marker in the clip.
+_NOT_MARKERS = frozenset({EventType.CLIP_READY, EventType.DISPUTE_FLAGGED, EventType.DISPUTE_CLEARED})
+
+
+class NoFootage(Exception):
+    """No recorded footage covers the order's clip window (the camera was off, or retention deleted it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +100,8 @@ class VideoBackend(Protocol):
         out_path: Path,
         markers: Sequence[tuple[int, str]],
     ) -> ClipResult:
-        """Join the footage of ``[start_ms, end_ms)`` into ``out_path`` (segments with their absolute paths)."""
+        """Join the footage of ``[start_ms, end_ms)`` into ``out_path`` (segments with their absolute paths);
+        raises :class:`NoFootage` when none of it can be read."""
 
     def plan_deletions(
         self, files: Sequence[VideoFile], retention: RetentionSettings, now_ms: int, free_bytes: int
@@ -140,7 +144,7 @@ def clip_window(events: Sequence[dict[str, Any]], pre_roll_s: float, post_roll_s
         e for e in events if e["type"] == EventType.STATUS_CHANGED and (e.get("data") or {}).get("to") == "labeled"
     ]
     last = _event_ms(labeled[-1]) if labeled else _event_ms(at_bench[-1])
-    markers = tuple((_event_ms(e), _marker_label(e)) for e in events if e["type"] != CLIP_READY)
+    markers = tuple((_event_ms(e), _marker_label(e)) for e in events if e["type"] not in _NOT_MARKERS)
     return ClipWindow(first - round(pre_roll_s * 1000), last + round(post_roll_s * 1000), markers)
 
 
@@ -247,13 +251,26 @@ class VideoService:
         events = self.store.events_for_order(order_id)
         return clip_window(events, self.settings.pre_roll_s, self.settings.post_roll_s)
 
+    def request_clip(self, order_id: str) -> str | None:
+        """Any thread: start making the order's clip in the background (a ``clip.ready`` event follows); the
+        refusal reason, or None when it is under way."""
+        if self._schedule is None:
+            return "clip_unavailable"
+        if clip_window(self.store.events_for_order(order_id), 0, 0) is None:
+            return "no_bench_events"
+        self._schedule(0.0, functools.partial(self._clip_when_recorded, order_id, 1))
+        return None
+
     def make_clip(self, order_id: str) -> ClipResult | None:
         """Assemble and record the order's clip now (blocking: call from an executor, never the loop or the
-        database thread). None when the order has no bench events. Raises what the backend raises."""
+        database thread). None when the order has no bench events; raises :class:`NoFootage` when nothing
+        recorded covers it."""
         window = self._db_wait(lambda: self.window(order_id))
         if window is None:
             return None
         rows = self._db_wait(lambda: self.segments_between(window.start_ms, window.end_ms))
+        if not rows:
+            raise NoFootage(f"no recorded segment covers order {order_id}")
         out = self.video_dir / "clips" / f"{_safe(order_id)}.mp4"
         segments = [(self.data_dir / row.path, row) for row in rows]
         clip = self.backend.assemble(segments, window.start_ms, window.end_ms, out, window.markers)
@@ -289,7 +306,7 @@ class VideoService:
                 "start_ms": clip.start_ms,
                 "end_ms": clip.end_ms,
             }
-            tx.append(NewEvent(CLIP_READY, SYSTEM, order_id, data))
+            tx.append(NewEvent(EventType.CLIP_READY, SYSTEM, order_id, data))
 
     def clip_row(self, order_id: str) -> dict[str, Any] | None:
         """The order's clip row (with ``markers`` decoded), or None (database thread)."""
@@ -299,15 +316,6 @@ class VideoService:
             return None
         row["markers"] = json.loads(row["markers"])
         return dict(row)
-
-    def set_disputed(self, order_id: str, disputed: bool) -> None:
-        """Flag or unflag an order as disputed: its clip and photos are then kept by retention (database thread)."""
-        with self.store.transaction():
-            self.store.db.execute(
-                "INSERT INTO video_clips (order_id, disputed) VALUES (?, ?) "
-                "ON CONFLICT(order_id) DO UPDATE SET disputed = excluded.disputed",
-                [order_id, int(disputed)],
-            )
 
     # -- photos (PackingCamera) ----------------------------------------------------------------------------------
     def take_packing_photo(self, bench_id: str, order_id: str) -> str | None:

@@ -48,6 +48,23 @@ class _Evidence:
     photo: Evidence = Evidence.NOT_REQUIRED
 
 
+@dataclass(frozen=True, slots=True)
+class _Waiver:
+    """A supervisor's authorisation to complete without the packing photo (CMD:OVERRIDE)."""
+
+    supervisor: Actor
+    reason: str
+
+
+# Commands a supervisor authorises, and the statuses of the bench's order they apply to.
+_AUTHORISED_STATUSES: dict[str, tuple[Status, ...]] = {
+    "REOPEN": (Status.PACKED, Status.LABELED),
+    "REPRINT": (Status.PACKED,),
+    "OVERRIDE": (Status.PACKING,),
+}
+_COMPLETING = frozenset({"COMPLETE", "OVERRIDE"})
+
+
 @dataclass(slots=True)
 class _Scan:
     bench_id: str
@@ -123,10 +140,11 @@ class BenchWorkflow:
             logger.info("bounce ignored at bench %s from %s: %r", bench_id, device, reading.text[:40])
             return ScanOutcome("ignored", reading.kind.value, Feedback.NONE, "bounce", message_key="bounce")
         scan = _Scan(bench_id, device, raw, reading, symbology or reading.symbology)
-        if packing and summary is not None and summary[2] and self._is_complete_command(reading):
+        if packing and summary is not None and summary[2] and self._may_complete(reading):
             with self.store.reading() as repo:
                 open_order = repo.order(summary[0])
-            if open_order is not None:
+                armed_for = repo.bench(bench_id).authorisation_for
+            if open_order is not None and (reading.kind is not CodeKind.BADGE or armed_for == "override"):
                 scan.evidence = self._gather_evidence(bench_id, open_order)
         with self.store.transaction() as tx:
             outcome = self._dispatch(tx, scan)
@@ -143,8 +161,12 @@ class BenchWorkflow:
         return previous is not None and previous[0] == raw and now - previous[1] < window_s
 
     @staticmethod
-    def _is_complete_command(reading: Reading) -> bool:
-        return reading.kind is CodeKind.COMMAND and reading.command is not None and reading.command.verb == "COMPLETE"
+    def _may_complete(reading: Reading) -> bool:
+        """Whether this scan may complete the open order: then its evidence is gathered before the transaction.
+        A badge may be a supervisor authorising CMD:OVERRIDE."""
+        if reading.kind is CodeKind.BADGE:
+            return True
+        return reading.kind is CodeKind.COMMAND and reading.command is not None and reading.command.verb in _COMPLETING
 
     def _gather_evidence(self, bench_id: str, order: Order) -> _Evidence:
         """Ask the scale and camera before the transaction, so a slow device never holds the write lock."""
@@ -347,9 +369,8 @@ class BenchWorkflow:
             bench.reopen_requested_ms = bench.authorisation_for = None
             bench.last_activity_ms = now
             supervisor = Actor(role=Role.SUPERVISOR.value, id=badge, device=scan.device, bench=scan.bench_id)
-            if what == "reprint":
-                return self._reprint(tx, scan, bench, supervisor, "reprint authorised at bench")
-            return self._reopen(tx, scan, bench, supervisor, "reopened_at_bench")
+            reason = tx.repo.authorisation_reason(bench.order_id) if bench.order_id else None
+            return self._authorised(tx, scan, bench, supervisor, what, reason)
         if bench.operator_badge == badge:
             bench.last_activity_ms = now
             return self._accept(tx, scan, bench, "logged_in", None, self._bench_order(tx, bench))
@@ -397,7 +418,7 @@ class BenchWorkflow:
         if verb == "BATCH":
             return self._batch(tx, scan, bench, command.arg)
         order = self._bench_order(tx, bench)
-        if verb in ("REOPEN", "REPRINT"):
+        if verb in _AUTHORISED_STATUSES:
             return self._needs_supervisor(tx, scan, bench, order, verb.lower(), command.arg)
         if verb == "HOLD":
             if order is None:
@@ -448,18 +469,23 @@ class BenchWorkflow:
     def _needs_supervisor(
         self, tx: Tx, scan: _Scan, bench: Bench, order: Order | None, what: str, reason: str | None
     ) -> ScanOutcome:
-        """CMD:REOPEN / CMD:REPRINT: done at once by a supervisor, else armed until a supervisor badge."""
-        allowed = (Status.PACKED, Status.LABELED) if what == "reopen" else (Status.PACKED,)
-        if order is None or order.status not in allowed:
+        """CMD:REOPEN / CMD:REPRINT / CMD:OVERRIDE: done at once by a supervisor, else armed until a supervisor
+        badge."""
+        if order is None or order.status not in _AUTHORISED_STATUSES[what.upper()]:
             return self._refuse(tx, scan, bench, f"nothing_to_{what}")
+        if what == "override" and not order.all_verified:
+            return self._refuse(tx, scan, bench, "lines_incomplete", order.order_id)
         if bench.operator_role is Role.SUPERVISOR:
-            if what == "reprint":
-                return self._reprint(tx, scan, bench, self._actor(scan, bench), reason or "reprint at bench")
-            return self._reopen(tx, scan, bench, self._actor(scan, bench), reason or "reopened_at_bench")
+            return self._authorised(tx, scan, bench, self._actor(scan, bench), what, reason)
         bench.reopen_requested_ms = tx.wall_now_ms()
         bench.authorisation_for = what
         env = tx.append(
-            NewEvent(EventType.REOPEN_REQUESTED, self._actor(scan, bench), order.order_id, {"authorise": what})
+            NewEvent(
+                EventType.REOPEN_REQUESTED,
+                self._actor(scan, bench),
+                order.order_id,
+                {"authorise": what, "reason": reason},
+            )
         )
         tx.repo.save_bench(bench)
         return ScanOutcome(
@@ -472,6 +498,20 @@ class BenchWorkflow:
             env["seq"],
             f"{what}_requested",
         )
+
+    def _authorised(
+        self, tx: Tx, scan: _Scan, bench: Bench, supervisor: Actor, what: str, reason: str | None
+    ) -> ScanOutcome:
+        """Carry out what a supervisor authorised at the bench."""
+        if what == "reprint":
+            return self._reprint(tx, scan, bench, supervisor, reason or "reprint authorised at bench")
+        if what == "override":
+            order = self._bench_order(tx, bench)
+            if order is None or order.status is not Status.PACKING:
+                return self._refuse(tx, scan, bench, "nothing_to_override")
+            waiver = _Waiver(supervisor, reason or "photo waived at bench")
+            return self._complete(tx, scan, bench, order, auto=False, waiver=waiver)
+        return self._reopen(tx, scan, bench, supervisor, reason or "reopened_at_bench")
 
     def _reprint(self, tx: Tx, scan: _Scan, bench: Bench, supervisor: Actor, reason: str) -> ScanOutcome:
         order = self._bench_order(tx, bench)
@@ -503,14 +543,22 @@ class BenchWorkflow:
             return self._refuse(tx, scan, bench, applied.refusal, order.order_id)
         return self._accept(tx, scan, bench, "order_reopened", applied.seq, order)
 
-    def _complete(self, tx: Tx, scan: _Scan, bench: Bench, order: Order, *, auto: bool) -> ScanOutcome:
+    def _complete(
+        self, tx: Tx, scan: _Scan, bench: Bench, order: Order, *, auto: bool, waiver: _Waiver | None = None
+    ) -> ScanOutcome:
         ev = scan.evidence or self._no_evidence(bench.bench_id, order)
+        actor = self._actor(scan, bench)
         facts = Facts(actor_role=bench.operator_role or Role.PACKER, weight=ev.weight, photo=ev.photo)
         if ev.weight_g is not None:
             order.measured_weight_g = ev.weight_g
         if ev.photo_ref is not None:
             order.photo_ref = ev.photo_ref
-        data = {"auto": auto, "measured_weight_g": ev.weight_g, "photo_ref": ev.photo_ref}
+        data: dict[str, Any] = {"auto": auto, "measured_weight_g": ev.weight_g, "photo_ref": ev.photo_ref}
+        if waiver is not None and ev.photo is Evidence.MISSING:
+            # The supervisor answers for the box: they are the actor, and the waiver is in the event.
+            actor = waiver.supervisor
+            facts = Facts(actor_role=Role.SUPERVISOR, weight=ev.weight, photo=Evidence.WAIVED)
+            data |= {"photo_waived_by": waiver.supervisor.id, "waiver_reason": waiver.reason}
         if auto:
             # A failed auto-complete is not a packer error: record nothing, report what is awaited.
             decision = decide(order, Action.COMPLETE, facts)
@@ -522,7 +570,7 @@ class BenchWorkflow:
             order,
             Action.COMPLETE,
             facts,
-            self._actor(scan, bench),
+            actor,
             refusal_event=EventType.SCAN_REJECTED,
             data=data | ({} if auto else self._scan_data(scan)),
         )

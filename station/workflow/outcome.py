@@ -73,6 +73,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "batch_already_open": ("已有打开的交接批次", "A carrier batch is already open"),
     "nothing_to_reopen": ("没有可重开的订单", "No packed order to reopen"),
     "nothing_to_reprint": ("工位上没有待贴面单的订单", "No packed order on the bench to reprint for"),
+    "nothing_to_override": ("工位上没有正在打包的订单", "No order being packed on the bench"),
     "no_printer": ("此工位未配置打印机", "No label printer at this bench"),
     "label_in_progress": ("面单正在打印中", "A label for this order is already printing"),
     "needs_supervisor": ("需要主管工牌", "Supervisor badge needed"),
@@ -94,6 +95,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "qty_armed": ("下一件按数量计", "Next scan counts as a quantity"),
     "reopen_requested": ("请主管扫描工牌确认重开", "Supervisor: scan badge to reopen"),
     "reprint_requested": ("请主管扫描工牌确认补打面单", "Supervisor: scan badge to reprint the label"),
+    "override_requested": (
+        "请主管扫描工牌确认：无打包照片完成",
+        "Supervisor: scan badge to complete without the packing photo",
+    ),
     "reprint_queued": ("面单已重新加入打印队列", "Label reprint queued"),
     "batch_opened": ("交接批次已打开", "Carrier batch opened"),
     "batch_closed": ("交接批次已关闭", "Carrier batch closed"),

@@ -92,6 +92,24 @@ def test_orders_import_reports_each_line(data: Path, capsys: pytest.CaptureFixtu
     assert "line 1: SO20260205-8821: duplicate" in out
 
 
+def test_orders_dispute_flags_and_clears(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = data / "orders.jsonl"
+    source.write_text(json.dumps(SAMPLE_ORDER, ensure_ascii=False) + "\n", encoding="utf-8")
+    run(capsys, "orders", "import", str(source))
+    order_id = SAMPLE_ORDER["order_id"]
+    code, out = run(capsys, "orders", "dispute", order_id, "--reason", "工单 T-1 空箱")
+    assert (code, "disputed" in out) == (0, True)
+    assert run(capsys, "orders", "dispute", order_id, "--reason", "T-1 closed", "--clear")[0] == 0
+    code, out = run(capsys, "orders", "dispute", "NOPE-1", "--reason", "x")
+    assert (code, out.strip()) == (1, "NOPE-1: refused: order_not_found")
+    store = Store.open(data / "station.db")
+    try:
+        kinds = [(e["type"], e["data"]["reason"]) for e in store.events_for_order(order_id) if "dispute" in e["type"]]
+    finally:
+        store.close()
+    assert kinds == [("order.dispute_flagged", "工单 T-1 空箱"), ("order.dispute_cleared", "T-1 closed")]
+
+
 def test_db_check_finds_tampering(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run(capsys, "operator", "add", "OP-1", "--name", "a", "--role", "packer")
     run(capsys, "operator", "add", "OP-2", "--name", "b", "--role", "packer")

@@ -77,6 +77,12 @@ def test_allowed(status: Status, action: Action, facts: Facts, expected: Status)
             Facts(actor_role=Role.PACKER, photo=Evidence.MISSING),
             "photo_missing",
         ),
+        (
+            _order(Status.PACKING),
+            Action.COMPLETE,
+            Facts(actor_role=Role.PACKER, photo=Evidence.WAIVED),
+            "needs_supervisor",
+        ),
         (_order(Status.PACKED), Action.LABEL, Facts(actor_role=Role.PACKER), "waybill_mismatch"),
         (
             _order(Status.PACKED),

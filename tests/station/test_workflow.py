@@ -180,6 +180,48 @@ def test_photo_guard(store: Store, clock: FakeClock) -> None:
     assert b.scan("CMD:COMPLETE").status is Status.PACKED
 
 
+def test_photo_override_needs_a_supervisor_badge_and_is_recorded(store: Store, clock: FakeClock) -> None:
+    camera = FakeCamera(None)  # the camera is dead: no photo can be taken
+    b = make_bench(store, clock, BenchDevices(camera=camera))
+    b.login_and_open()
+    _pack_all(b)
+    armed = b.scan("CMD:OVERRIDE:镜头故障")
+    assert (armed.message_key, armed.feedback) == ("override_requested", Feedback.NEEDS_SUPERVISOR)
+    assert _status(b) is Status.PACKING
+    assert b.scan("OP-002").message_key == "logged_in"  # a packer's badge does not authorise it
+    assert _status(b) is Status.PACKING
+    b.scan("CMD:OVERRIDE:镜头故障")
+    done = b.scan("SV-001")
+    assert done.status is Status.PACKED
+    change = _events(b, EventType.STATUS_CHANGED)[-1]
+    assert change["actor"] == {**change["actor"], "role": "supervisor", "id": "SV-001"}
+    assert change["data"]["photo_waived_by"] == "SV-001"
+    assert change["data"]["waiver_reason"] == "镜头故障"
+    assert change["data"]["photo_ref"] is None
+
+
+def test_photo_override_by_a_supervisor_at_the_bench_and_its_limits(store: Store, clock: FakeClock) -> None:
+    b = make_bench(store, clock, BenchDevices(camera=FakeCamera(None)))
+    b.scan("SV-001")
+    b.scan("SO20260205-8821")
+    assert b.scan("CMD:OVERRIDE").reason == "lines_incomplete"  # a waiver never replaces verifying the items
+    _pack_all(b)
+    done = b.scan("CMD:OVERRIDE")
+    assert done.status is Status.PACKED
+    assert _events(b, EventType.STATUS_CHANGED)[-1]["data"]["photo_waived_by"] == "SV-001"
+    assert b.scan("CMD:OVERRIDE").reason == "nothing_to_override"
+
+
+def test_photo_override_keeps_the_photo_when_the_camera_works(store: Store, clock: FakeClock) -> None:
+    b = make_bench(store, clock, BenchDevices(camera=FakeCamera("photo-7.jpg")))
+    b.login_and_open()
+    _pack_all(b)  # auto-complete already packed it with its photo
+    assert _status(b) is Status.PACKED
+    change = _events(b, EventType.STATUS_CHANGED)[-1]
+    assert change["data"]["photo_ref"] == "photo-7.jpg"
+    assert "photo_waived_by" not in change["data"]
+
+
 def test_label_needs_printer_confirmation(store: Store, clock: FakeClock) -> None:
     printer = FakePrinter()
     b = make_bench(store, clock, BenchDevices(printer=printer))

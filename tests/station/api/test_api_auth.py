@@ -27,6 +27,8 @@ ROUTES = [
     ("GET", ORDER + "/clip/markers", None, {"supervisor", "hub"}),
     ("GET", ORDER + "/photos/1", None, {"supervisor", "hub"}),
     ("GET", ORDER + "/evidence", None, {"supervisor", "hub"}),
+    ("POST", ORDER + "/clip", None, {"supervisor", "hub"}),
+    ("PUT", ORDER + "/dispute", {"disputed": True, "reason": "ticket 7"}, {"supervisor", "hub"}),
 ]
 WHO = ["bench", "pda", "supervisor", "hub", None, "revoked"]
 

@@ -37,6 +37,8 @@ OPERATIONS = [
     "GET /api/v1/orders/{order_id}/clip/markers",
     "GET /api/v1/orders/{order_id}/photos/{n}",
     "GET /api/v1/orders/{order_id}/evidence",
+    "POST /api/v1/orders/{order_id}/clip",
+    "PUT /api/v1/orders/{order_id}/dispute",
 ]
 
 

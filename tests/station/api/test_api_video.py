@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi.testclient import TestClient
 
+from cloud_sync.ports import Command
 from station.app import Station
 from station.auth import ApiRole, create_token
 from station.config import load_settings
@@ -182,7 +183,14 @@ def test_retention_deletes_old_segments_but_keeps_disputed_clips(video: VideoSta
     assert service is not None
     order_id = ORDER["order_id"]
     clip = _wait(lambda: video.db(service.clip_row, order_id))
-    video.db(service.set_disputed, order_id, True)
+    assert (
+        video.client.put(f"/api/v1/orders/{order_id}/dispute", json={"disputed": True}, headers=video.sv).status_code
+        == 422
+    )
+    flag = {"disputed": True, "reason": "客户称收到空箱"}
+    flagged = video.client.put(f"/api/v1/orders/{order_id}/dispute", json=flag, headers=video.sv)
+    assert flagged.status_code == 200, flagged.text
+    assert flagged.json() == {"order_id": order_id, "disputed": True}
     far_future = video.station.store.wall_ms() + 400 * 86_400_000
     deleted = service.run_retention(now_ms=far_future)
     assert deleted
@@ -194,7 +202,51 @@ def test_retention_deletes_old_segments_but_keeps_disputed_clips(video: VideoSta
     assert (service.data_dir / clip["path"]).exists()
     assert (service.data_dir / video.db(service.photos, order_id)[0]["path"]).exists()
     # Undisputed, the clip goes too.
-    video.db(service.set_disputed, order_id, False)
+    unflag = {"disputed": False, "reason": "refund settled"}
+    assert video.client.put(f"/api/v1/orders/{order_id}/dispute", json=unflag, headers=video.sv).status_code == 200
+    kinds = [e["type"] for e in video.db(video.station.store.events_for_order, order_id)]
+    assert kinds.count("order.dispute_flagged") == 1
+    assert kinds.count("order.dispute_cleared") == 1
     service.run_retention(now_ms=far_future)
     assert not (service.data_dir / clip["path"]).exists()
     assert video.db(service.clip_row, order_id)["path"] is None
+
+
+def test_clip_on_demand_while_packing_and_dispute_of_unknown_order(video: VideoStation) -> None:
+    order_id = ORDER["order_id"]
+    assert video.client.post(f"/api/v1/orders/{order_id}/clip", headers=video.sv).json()["code"] == "no_bench_events"
+    assert video.client.post("/api/v1/orders/NOPE-1/clip", headers=video.sv).status_code == 404
+    _wait(lambda: video.station.camera is not None and video.station.camera.recorder.latest_frame() is not None)
+    assert video.scan("OP-001")["outcome"] == "accepted"
+    assert video.scan(order_id)["status"] == "packing"
+    # The segment holding the first scan must be closed and indexed before there is footage to join.
+    service = video.station.video
+    assert service is not None
+    first_scan = video.db(video.station.store.events_for_order, order_id)[-1]["at"]["ms"]
+    _wait(lambda: video.db(service.segments_between, first_scan, first_scan + 1))
+    made = video.client.post(f"/api/v1/orders/{order_id}/clip", headers=video.sv)
+    assert made.status_code == 200, made.text
+    clip = made.json()
+    assert clip["duration_s"] > 0
+    assert "order.status_changed:packing" in [label for _, label in clip["markers"]]
+    served = video.client.get(f"/api/v1/orders/{order_id}/clip", headers=video.sv)
+    assert hashlib.sha256(served.content).hexdigest() == clip["sha256"]
+    flag = {"disputed": True, "reason": "x"}
+    assert video.client.put("/api/v1/orders/NOPE-1/dispute", json=flag, headers=video.sv).status_code == 404
+    assert video.client.put(f"/api/v1/orders/{order_id}/dispute", json=flag, headers=video.bench).status_code == 403
+
+
+def test_clip_request_from_the_hub_makes_the_clip(video: VideoStation) -> None:
+    order_id = ORDER["order_id"]
+    commands = video.station.commands
+    refused = commands.apply_command(Command("c-1", 1, "clip.request", {"order_id": "NOPE-1"}, hub="hub"))
+    assert (refused.applied, refused.reason) == (False, "order_not_found")
+    refused = commands.apply_command(Command("c-2", 2, "clip.request", {"order_id": order_id}, hub="hub"))
+    assert (refused.applied, refused.reason) == (False, "no_bench_events")
+    _pack_and_label(video)
+    applied = commands.apply_command(Command("c-3", 3, "clip.request", {"order_id": order_id}, hub="hub"))
+    assert applied.applied, applied.reason
+    events = _wait(
+        lambda: [e for e in video.db(video.station.store.events_for_order, order_id) if e["type"] == "clip.ready"]
+    )
+    assert events[0]["data"]["sha256"]
