@@ -256,12 +256,13 @@ class MqttLink:
             self._client.loop_stop()
         except (OSError, RuntimeError) as err:
             logger.debug("loop_stop failed: %s", err)
-        if not alive:
-            # The network thread died without closing its socket; close it so the broker sees us go.
-            sock = self._client.socket()
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.close()
+        # paho closes its socket only once DISCONNECT is written; when the network thread died, or stopped
+        # before it could write (a half-open link that no longer drains), the socket would stay open until
+        # garbage collection — one leaked descriptor per link restart. The thread is gone: close it here.
+        sock = self._client.socket()
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.close()
 
     # -- paho callbacks: network thread, must not raise or block ----------------------------------------------
     def _safe_post(self, where: str, build: Callable[[], LinkEvent | None]) -> None:

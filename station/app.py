@@ -79,6 +79,7 @@ class Station:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._later: set[asyncio.TimerHandle] = set()
         self._retention_due = 0.0
+        self._broker_down_since: float | None = None
         self.camera: CameraBackend | None = None
         self.video: VideoService | None = None
         if settings.devices.camera:
@@ -316,7 +317,7 @@ class Station:
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self.settings.priority.alert_tick_s)
-            for job in (self.workflow.tick, self.alerts.tick, self._report_scanners):
+            for job in (self.workflow.tick, self.alerts.tick, self._report_scanners, self._report_broker):
                 try:
                     await loop.run_in_executor(self.writer, job)
                 except Exception:
@@ -332,6 +333,20 @@ class Station:
     def _report_scanners(self) -> None:
         for source in self.scanners:
             self.alerts.device_state(f"scanner:{source.name}", source.connected)
+
+    def _report_broker(self) -> None:
+        """The broker counts as down once a configured one has been unreachable for `broker_down_after_s`: a
+        reconnect after a blip is normal, an outage that lasts is worth a supervisor's look (events wait)."""
+        health = self.sync_runner.health()
+        if not health["enabled"] or health["broker_connected"]:
+            self._broker_down_since = None
+            self.alerts.device_state("broker", True)
+            return
+        now = time.monotonic()
+        if self._broker_down_since is None:
+            self._broker_down_since = now
+        if now - self._broker_down_since >= self.settings.priority.broker_down_after_s:
+            self.alerts.device_state("broker", False, str(health.get("last_error") or "not connected"))
 
     def _sync_health(self) -> dict[str, Any]:
         health = self.sync_runner.health()

@@ -106,6 +106,9 @@ class PrioritySettings(BaseModel):
     conflict_roles: int = Field(3, ge=2, description="Alert when this many different roles changed one order...")
     conflict_window_h: float = Field(24, gt=0, description="...within this many hours.")
     alert_tick_s: float = Field(30, gt=0, description="How often alert conditions are evaluated.")
+    broker_down_after_s: float = Field(
+        120, gt=0, description="Alert (device_down broker) when a configured MQTT broker is unreachable this long."
+    )
     attention_light: bool = Field(True, description="Show a raised alert on the stack light (amber blinking).")
 
 

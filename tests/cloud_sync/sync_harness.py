@@ -451,6 +451,7 @@ class TcpProxy:
         self.connections = 0
         self._closing = False
         self._socks: list[socket.socket] = []
+        self._lock = threading.Lock()  # stop() must see every socket an accept in flight is about to add
         threading.Thread(target=self._accept, daemon=True, name="proxy-accept").start()
 
     def _accept(self) -> None:
@@ -464,8 +465,13 @@ class TcpProxy:
             except OSError:
                 client.close()
                 continue
-            self.connections += 1
-            self._socks += [client, upstream]
+            with self._lock:
+                if self._closing:
+                    client.close()
+                    upstream.close()
+                    return
+                self.connections += 1
+                self._socks += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(a, b), daemon=True, name="proxy-pump").start()
 
@@ -487,10 +493,12 @@ class TcpProxy:
         self.dropping = False
 
     def stop(self) -> None:
-        self._closing = True
+        with self._lock:
+            self._closing = True
+            socks, self._socks = self._socks, []
         with contextlib.suppress(OSError):
             self.listener.close()
-        for s in self._socks:
+        for s in socks:
             with contextlib.suppress(OSError):
                 s.close()
 

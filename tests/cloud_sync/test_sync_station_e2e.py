@@ -5,7 +5,17 @@ config change) are applied and acknowledged; /health shows the link."""
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sync_harness import SITE, STATION, Broker, HubThread, assert_clean, counting_report, hub_has_all, wait_until
+from sync_harness import (
+    SITE,
+    STATION,
+    Broker,
+    HubThread,
+    assert_clean,
+    counting_report,
+    free_port,
+    hub_has_all,
+    wait_until,
+)
 
 from station.app import Station
 from station.auth import ApiRole, create_token
@@ -81,6 +91,41 @@ def test_station_and_hub_over_mosquitto(tmp_path: Path) -> None:
             assert report["expected"] > 10
     finally:
         hub.stop()
+        broker.stop()
+
+
+def test_broker_down_is_an_alert_until_it_comes_back(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens here yet: the broker is down from the start
+    environ = {
+        "STATION_DATA": str(tmp_path / "station"),
+        "STATION_DEVICES__SCANNERS": "[]",
+        "STATION_DEVICES__CONTROLLER": "",
+        "STATION_SYNC__BROKER": "127.0.0.1",
+        "STATION_SYNC__PORT": str(port),
+        "STATION_SYNC__BACKOFF_MIN_S": "0.05",
+        "STATION_SYNC__BACKOFF_MAX_S": "0.3",
+        "STATION_PRIORITY__ALERT_TICK_S": "0.2",
+        "STATION_PRIORITY__BROKER_DOWN_AFTER_S": "1",
+    }
+    station = Station.build(load_settings(None, environ=environ))
+    supervisor = {"Authorization": f"Bearer {create_token(station.store, ApiRole.SUPERVISOR, 's', ADMIN)[1]}"}
+    broker = Broker(tmp_path / "broker", port=port)
+
+    def broker_alert(client: TestClient) -> list[dict[str, object]]:
+        alerts = client.get("/api/v1/alerts", headers=supervisor).json()
+        return [a for a in alerts if a["alert"] == "device_down" and a["subject"] == "broker"]
+
+    try:
+        with TestClient(station.api) as client:
+            wait_until(lambda: broker_alert(client), 20, "device_down broker raised")
+            assert broker_alert(client)[0]["data"]["detail"]  # the link's last error, for whoever is paged
+            broker.start()
+            wait_until(lambda: not broker_alert(client), 20, "the alert cleared once the broker is back")
+            events = station.store.events_from(1)
+        subjects = [(e["type"], e["data"].get("subject")) for e in events if e["type"].startswith("alert.")]
+        assert subjects.count(("alert.raised", "broker")) == 1
+        assert subjects.count(("alert.cleared", "broker")) == 1
+    finally:
         broker.stop()
 
 
