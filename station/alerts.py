@@ -6,6 +6,10 @@
 - `role_conflict` (per order): `conflict_roles` different roles changed the order within `conflict_window_h`;
 - `device_down` (per device): reported by the device adapters.
 
+A raised alert shows on the bench's indicator: `device_down` as `Feedback.DEVICE_FAULT` (its own light and buzzer
+pattern), every other alert as `Feedback.ATTENTION`. When the last device is back, `Feedback.DEVICE_OK` ends the
+fault pattern.
+
 An alert is identified by (alert, subject); it is raised once and cleared once, so the event log and
 `/api/v1/alerts` tell the same story.
 """
@@ -73,7 +77,8 @@ class AlertMonitor:
         self.active.add((alert, subject))
         logger.warning("alert raised: %s %s %s", alert, subject, data)
         if self.indicator is not None and self.settings.attention_light:
-            self.indicator.signal(self.bench_id, Feedback.ATTENTION, f"alert {alert} {subject}".strip())
+            feedback = Feedback.DEVICE_FAULT if alert == "device_down" else Feedback.ATTENTION
+            self.indicator.signal(self.bench_id, feedback, f"alert {alert} {subject}".strip())
 
     def _clear(self, tx: Tx, alert: str, subject: str = "", order_id: str | None = None) -> None:
         if (alert, subject) not in self.active:
@@ -81,6 +86,13 @@ class AlertMonitor:
         tx.append(NewEvent(EventType.ALERT_CLEARED, SYSTEM, order_id, {"alert": alert, "subject": subject}))
         self.active.discard((alert, subject))
         logger.info("alert cleared: %s %s", alert, subject)
+        if (
+            alert == "device_down"
+            and self.indicator is not None
+            and self.settings.attention_light
+            and not any(name == "device_down" for name, _subject in self.active)
+        ):
+            self.indicator.signal(self.bench_id, Feedback.DEVICE_OK, "all devices up")
 
     def _sync_per_subject(self, tx: Tx, alert: str, now_true: dict[str, dict[str, Any]]) -> None:
         """Raise `alert` for every subject in `now_true`, clear it for subjects no longer there."""

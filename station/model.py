@@ -53,6 +53,8 @@ class Feedback(StrEnum):
     NEEDS_SUPERVISOR = "needs_supervisor"
     ERROR = "error"
     ATTENTION = "attention"  # an alert wants a supervisor's eye (stack light attention pattern)
+    DEVICE_FAULT = "device_fault"  # a device is down: scanner, printer, camera, controller or broker
+    DEVICE_OK = "device_ok"  # every device is back: end the device-fault pattern if it is still showing
     NONE = "none"  # nothing to show: a bounced repeat of the previous read
 
 

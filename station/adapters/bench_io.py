@@ -2,8 +2,10 @@
 
 Feedback patterns map to lamp and buzzer patterns so that each outcome sounds and looks different: a wrong item
 is three short beeps on a blinking red, a blocked order a continuous alarm until the next good scan, and so
-on. `signal` may be called from any thread (the workflow signals from the database thread); the commands are
-sent on the event loop. A pedal press becomes a command scan (COMPLETE by default).
+on. A device that is down has a pattern of its own (fast-blinking amber and the protocol's `fault` buzzer), unlike
+both "needs supervisor" and the controller's safe state (slow-blinking amber, silent). `signal` may be called from
+any thread (the workflow signals from the database thread); the commands are sent on the event loop. A pedal press
+becomes a command scan (COMPLETE by default).
 """
 
 import asyncio
@@ -35,6 +37,8 @@ FEEDBACK_OUTPUT: dict[Feedback, Output] = {
     Feedback.NEEDS_SUPERVISOR: Output(amber="blink", buzzer="needs_supervisor"),
     Feedback.ERROR: Output(amber="steady", buzzer="error"),
     Feedback.ATTENTION: Output(amber="blink"),
+    Feedback.DEVICE_FAULT: Output(amber="fast_blink", buzzer="fault"),
+    Feedback.DEVICE_OK: Output(buzzer="off"),
 }
 
 
@@ -58,6 +62,7 @@ class BenchIo:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self._showing: Feedback | None = None
         controller.on_event(self._handle_event)
 
     async def start(self) -> None:
@@ -79,6 +84,13 @@ class BenchIo:
         loop = self._loop
         if bench_id != self.bench_id or output is None or loop is None or loop.is_closed():
             return
+        if feedback is Feedback.DEVICE_FAULT and not self.controller.connected:
+            # The controller shows its own safe state; a fault pattern kept for it would be restored on replug and
+            # sound on after the controller's own alert has cleared.
+            return
+        if feedback is Feedback.DEVICE_OK and self._showing is not Feedback.DEVICE_FAULT:
+            return  # a scan has replaced the fault pattern since: leave its feedback alone
+        self._showing = feedback
         loop.call_soon_threadsafe(self._spawn, output)
 
     def _spawn(self, output: Output) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from benchkit import ADMIN, FOOD, HUB, order_doc
 
 from drivers.scanners import SimScanner
+from firmware_bridge.core import patterns
 from station.adapters.bench_io import FEEDBACK_OUTPUT
 from station.alerts import active_alerts
 from station.app import Station
@@ -26,8 +27,19 @@ DOC = order_doc(
 
 
 def test_every_feedback_looks_and_sounds_different() -> None:
-    shown = {(o.red, o.amber, o.green, o.buzzer) for f, o in FEEDBACK_OUTPUT.items() if f is not Feedback.ATTENTION}
-    assert len(shown) == len(FEEDBACK_OUTPUT) - 1
+    assert {Feedback.ATTENTION, Feedback.DEVICE_FAULT} <= FEEDBACK_OUTPUT.keys()
+    shown = {(o.red, o.amber, o.green, o.buzzer) for o in FEEDBACK_OUTPUT.values()}
+    assert len(shown) == len(FEEDBACK_OUTPUT)
+
+
+def test_a_device_fault_has_a_light_and_a_sound_of_its_own() -> None:
+    fault = FEEDBACK_OUTPUT[Feedback.DEVICE_FAULT]
+    assert fault.buzzer == "fault"  # the protocol's dedicated pattern (PROTOCOL.md §10)
+    others = [o for f, o in FEEDBACK_OUTPUT.items() if f is not Feedback.DEVICE_FAULT]
+    assert all(o.buzzer != "fault" for o in others)
+    light = (fault.red, fault.amber, fault.green)
+    assert light != tuple(patterns.LIGHT_NAMES[p] for p in patterns.SAFE_LIGHT)  # not the controller's safe state
+    assert all(light != (o.red, o.amber, o.green) for o in others)  # nor any other feedback's light
 
 
 async def _eventually(check: Callable[[], bool], timeout_s: float = 10.0) -> None:
@@ -150,14 +162,14 @@ def test_sim_scanner_drives_the_bench_and_the_light_follows_each_scan(tmp_path: 
     add_operator(station.store, "OP-001", "李四", Role.PACKER, ADMIN)
     assert intake_order(station.store, DOC, HUB).ok
     steps = [
-        (b"OP-001", {"red": "off", "amber": "off", "green": "steady"}, None),
-        (DOC["order_id"].encode(), {"red": "off", "amber": "off", "green": "steady"}, None),
-        (b"6920000000005", {"red": "blink", "amber": "off", "green": "off"}, None),
-        (FOOD.encode(), {"red": "off", "amber": "off", "green": "steady"}, None),
-        (b"FOOD\x1a2KG", {"red": "off", "amber": "steady", "green": "off"}, None),  # an unknown key from evdev
-        (b"CMD:QTY:2", {"red": "off", "amber": "off", "green": "steady"}, None),
-        (FOOD.encode(), {"red": "blink", "amber": "blink", "green": "off"}, None),  # 1 + 2 > 2 ordered
-        (FOOD.encode(), {"red": "off", "amber": "off", "green": "steady"}, None),  # the last bag: packed
+        (b"OP-001", {"red": "off", "amber": "off", "green": "steady"}, "ok"),
+        (DOC["order_id"].encode(), {"red": "off", "amber": "off", "green": "steady"}, "ok"),
+        (b"6920000000005", {"red": "blink", "amber": "off", "green": "off"}, "wrong_item"),
+        (FOOD.encode(), {"red": "off", "amber": "off", "green": "steady"}, "ok"),
+        (b"FOOD\x1a2KG", {"red": "off", "amber": "steady", "green": "off"}, "error"),  # an unknown key from evdev
+        (b"CMD:QTY:2", {"red": "off", "amber": "off", "green": "steady"}, "ok"),
+        (FOOD.encode(), {"red": "blink", "amber": "blink", "green": "off"}, "over_quantity"),  # 1 + 2 > 2 ordered
+        (FOOD.encode(), {"red": "off", "amber": "off", "green": "steady"}, "ok"),  # the last bag: packed
         (DOC["order_id"].encode(), {"red": "fast_blink", "amber": "off", "green": "off"}, "blocked"),
     ]
 
@@ -170,9 +182,13 @@ def test_sim_scanner_drives_the_bench_and_the_light_follows_each_scan(tmp_path: 
             assert emulator is not None
             assert await controller.wait_connected(10)
             scanner = next(s for s in station.scanners if isinstance(s, SimScanner))
+            heard: list[str] = []  # what the buzzer should have played so far, each sound once
             for n, (code, light, buzzer) in enumerate(steps):
                 if n == len(steps) - 1:
                     await asyncio.get_running_loop().run_in_executor(station.writer, _cancel, station, DOC["order_id"])
+                    heard.append("blocked")  # the cancellation is pushed to the bench at once, before any scan
+                    await _eventually(lambda: len(emulator.buzzer_log) >= len(heard))
+                    assert emulator.buzzer_log == heard, f"cancelled: buzzer log {emulator.buzzer_log}"
                 before = station.store.last_seq()
                 assert scanner.feed(code)
                 try:
@@ -183,11 +199,14 @@ def test_sim_scanner_drives_the_bench_and_the_light_follows_each_scan(tmp_path: 
                     await _eventually(lambda light=light: emulator.light == light)
                 except AssertionError:
                     raise AssertionError(f"step {n} {code!r}: light {emulator.light}, wanted {light}") from None
-                if buzzer is not None:
-                    try:
-                        await _eventually(lambda buzzer=buzzer: emulator.buzzer == buzzer)
-                    except AssertionError:
-                        raise AssertionError(f"step {n}: buzzer {emulator.buzzer}") from None
+                # Each scan plays its pattern exactly once: the log grows by one, with this step's sound.
+                heard.append(buzzer)
+                try:
+                    await _eventually(lambda: len(emulator.buzzer_log) >= len(heard))
+                except AssertionError:
+                    raise AssertionError(f"step {n} {code!r}: no sound, buzzer log {emulator.buzzer_log}") from None
+                assert emulator.buzzer_log == heard, f"step {n} {code!r}: buzzer log {emulator.buzzer_log}"
+            assert emulator.buzzer == "blocked"  # the continuous alarm is still sounding after the last scan
 
             events = station.store.events_from(1, 1000)
             rejected = [e["data"]["reason"] for e in events if e["type"] == "scan.rejected"]

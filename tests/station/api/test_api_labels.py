@@ -1,5 +1,6 @@
 """Label routes on a station wired with a sim:// printer: auto-print, the labeled guard, reprint, preview."""
 
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,3 +73,25 @@ def test_print_label_reprint_preview(printing_api: Api) -> None:
     assert r.content.startswith(b"\x89PNG")
     h = api.client.get("/api/v1/health", headers=api.headers("supervisor")).json()
     assert h["parts"]["printer"]["ok"] is True
+
+
+def test_preview_without_the_renderer_is_a_409_saying_what_to_install(
+    printing_api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = printing_api
+    url = f"/api/v1/orders/{ORDER['order_id']}/label.png"
+    monkeypatch.setitem(sys.modules, "zplkit", None)  # as if the optional renderer were not installed: import fails
+    r = api.client.get(url, headers=api.headers("supervisor"))
+    assert r.status_code == 409, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert body["code"] == "preview_unavailable"
+    assert "packing-station[render]" in body["detail"]
+    assert any("pip install 'zplkit" in e for e in body["errors"])
+    zh = api.client.get(url, headers=api.headers("supervisor", **{"Accept-Language": "zh-CN"}))
+    assert zh.status_code == 409
+    assert zh.json()["detail"].startswith("未安装面单预览组件")
+    monkeypatch.delitem(sys.modules, "zplkit")  # installed again: the same request renders
+    ok = api.client.get(url, headers=api.headers("supervisor"))
+    assert ok.status_code == 200, ok.text
+    assert ok.content.startswith(b"\x89PNG")
