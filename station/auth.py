@@ -2,13 +2,18 @@
 
 Secrets are shown once and stored only as hashes: tokens and session ids are 256-bit random values, so a
 SHA-256 lookup hash is enough; passwords are chosen by people, so they get argon2id. Nothing here logs a
-secret. Token and user changes are recorded as events (without the secret).
+secret. Token and user changes are recorded as events (without the secret). Every revocation also appends
+the token id to `station.db.revoked` beside the database, so a running API that caches verified tokens
+notices it at once, whichever process revoked.
 """
 
 import hashlib
+import logging
+import os
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -21,6 +26,10 @@ TOKEN_PREFIX = "pst_"  # noqa: S105 - a public marker that makes tokens recognis
 SESSION_TTL_MS = 12 * 3600 * 1000  # one shift
 
 _hasher = PasswordHasher()
+logger = logging.getLogger(__name__)
+
+RevocationMark = tuple[int, int] | None
+"""(size, mtime_ns) of a database's revocation marker file; None while no token was ever revoked."""
 
 
 class ApiRole(StrEnum):
@@ -119,6 +128,39 @@ def revoke_token(store: Store, token_id: str, actor: Actor) -> None:
         if cur.rowcount != 1:
             raise AuthError(f"no active token with id {token_id}")
         tx.append(NewEvent("token.revoked", actor, None, {"token_id": token_id}))
+    _touch_revocation_marker(store.path, token_id)
+
+
+def revocation_marker(database_path: Path) -> Path:
+    """The file beside the database that every revocation appends to, whichever process revoked."""
+    return database_path.with_name(database_path.name + ".revoked")
+
+
+def revocation_mark(database_path: Path) -> RevocationMark:
+    """A cheap fingerprint of the revocation marker (one `stat`): it changes with every revocation.
+
+    The API compares it on each request, so a process that caches verified tokens (`station run`) drops
+    them as soon as another process (`station token revoke`) has revoked one.
+    """
+    try:
+        st = os.stat(revocation_marker(database_path))
+    except FileNotFoundError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
+def _touch_revocation_marker(database_path: Path, token_id: str) -> None:
+    # Appending (never rewriting) makes the size grow on every revocation, so the mark changes even where
+    # the file system's mtime is coarse. The revocation itself is already committed; this only ends caching.
+    try:
+        with revocation_marker(database_path).open("a", encoding="ascii") as marker:
+            marker.write(f"{token_id}\n")
+    except OSError as err:
+        logger.warning(
+            "could not write the revocation marker (%s): a running station may accept the token "
+            "for up to its cache time",
+            err,
+        )
 
 
 def verify_token(store: Store, secret: str) -> Principal | None:

@@ -44,6 +44,9 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     """Run the demo bench."""
     from station.demo.runner import run_demo  # noqa: PLC0415 - lazy, as above
 
+    if not args.verbose:
+        # The narration is the show: station's INFO lines (migrations, bounces...) would interleave with it.
+        logging.getLogger("station").setLevel(logging.WARNING)
     return run_demo(settings, serve=not args.no_serve, pace_s=args.pace)
 
 
@@ -256,10 +259,16 @@ def build_parser() -> argparse.ArgumentParser:
     # -c and -v work before or after the verb: `station -c station.toml run` and `station run -c station.toml`.
     config_help = "station.toml (default: $STATION_CONFIG or embedded defaults)"
     parser.add_argument("-c", "--config", type=Path, default=None, help=config_help)
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging (and, for demo, the log lines)")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-c", "--config", type=Path, default=argparse.SUPPRESS, help=config_help)
-    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging")
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="debug logging (and, for demo, the log lines)",
+    )
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
     def verb(
@@ -282,12 +291,18 @@ def build_parser() -> argparse.ArgumentParser:
         dest="token_verb", required=True, metavar="ACTION"
     )
     create = verb("create", cmd_token_create, "create a token (shown once)", token)
-    create.add_argument("--role", required=True, choices=[r.value for r in ApiRole])
+    create.add_argument(
+        "--role",
+        required=True,
+        choices=[r.value for r in ApiRole],
+        help="bench: posts scans for its --bench; pda: reads the queue; supervisor: orders, actions, alerts; "
+        "hub: the central order service",
+    )
     create.add_argument("--bench", help="the bench a bench token may post scans for")
     create.add_argument("--name", help="a label, e.g. pda-07")
     verb("list", cmd_token_list, "list tokens", token)
     revoke = verb("revoke", cmd_token_revoke, "revoke a token at once", token)
-    revoke.add_argument("token_id")
+    revoke.add_argument("token_id", help="the token id shown by `station token create` or `station token list`")
 
     user = verbs.add_parser("user", help="supervisor logins").add_subparsers(
         dest="user_verb", required=True, metavar="ACTION"
@@ -297,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("passwd", cmd_user_passwd, "change a supervisor's password"),
     ):
         p = verb(name, func, help_, user)
-        p.add_argument("username")
+        p.add_argument("username", help="the supervisor's login name")
         p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
 
     operator = verbs.add_parser("operator", help="badges").add_subparsers(
@@ -305,16 +320,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     op_add = verb("add", cmd_operator_add, "register a badge (packer or supervisor)", operator)
     op_add.add_argument("badge", help="the badge code, e.g. OP-1001 or SV-2001")
-    op_add.add_argument("--name", required=True)
-    op_add.add_argument("--role", required=True, choices=[Role.PACKER.value, Role.SUPERVISOR.value])
+    op_add.add_argument("--name", required=True, help="the person's name, shown on the bench screen")
+    op_add.add_argument(
+        "--role",
+        required=True,
+        choices=[Role.PACKER.value, Role.SUPERVISOR.value],
+        help="packer: packs orders; supervisor: may also authorise a reopen or an override at the bench",
+    )
 
     orders = verbs.add_parser("orders", help="orders").add_subparsers(
         dest="orders_verb", required=True, metavar="ACTION"
     )
     imp = verb("import", cmd_orders_import, "import orders from a JSON-lines file ('-' = stdin)", orders)
-    imp.add_argument("file")
+    imp.add_argument("file", help="orders in the wire schema, one JSON object per line ('-' = standard input)")
     dispute = verb("dispute", cmd_orders_dispute, "flag an order as disputed: its video is kept until cleared", orders)
-    dispute.add_argument("order_id")
+    dispute.add_argument("order_id", help="the order id, e.g. SO20260205-8821")
     dispute.add_argument("--reason", required=True, help="why, e.g. a ticket number or the customer's claim")
     dispute.add_argument("--clear", action="store_true", help="clear the flag (retention applies again)")
 

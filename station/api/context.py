@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from station.alerts import AlertMonitor
 from station.api.queue_watch import QueueWatch
-from station.auth import Principal
+from station.auth import Principal, RevocationMark
 from station.config import Settings
 from station.metrics import StationMetrics
 from station.printing import PrintWorker
@@ -65,7 +65,7 @@ class ApiContext:
     health_parts: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
     login_limiter: LoginLimiter = field(default_factory=LoginLimiter)
     cookie_secure: bool = False
-    token_cache: dict[str, tuple[Principal, float]] = field(default_factory=dict)
+    token_cache: dict[str, tuple[Principal, float, RevocationMark]] = field(default_factory=dict)
 
     async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run blocking store work on the database thread, off the event loop."""

@@ -1,22 +1,45 @@
 """Who is calling: bearer tokens (every role) or the supervisor session cookie; role checks per route.
 
 Verified tokens are remembered for `TOKEN_CACHE_S` (keyed by a hash of the secret, never the secret), so
-PDAs polling many times a second do not each queue a lookup on the database thread; a revoked token stops
-working within that time.
+PDAs polling many times a second do not each queue a lookup on the database thread. A revocation ends that
+at once: every revocation appends to a marker file beside the database (`station.auth.revocation_mark`), and
+a cached token counts only while the marker is unchanged since it was checked — one `stat` per request,
+whether the token was revoked by this process or by `station token revoke` in another.
+
+The credentials are declared as OpenAPI security schemes (`bearerToken`, and `supervisorSession` on routes a
+supervisor may use), so /docs has an Authorize button; the checks and their 401/403 problems stay ours.
 """
 
 import hashlib
 import time
 from collections.abc import Awaitable, Callable
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from station.api.context import ApiContext
 from station.api.problems import ApiProblem
-from station.auth import ApiRole, Principal, verify_session, verify_token
+from station.auth import ApiRole, Principal, revocation_mark, verify_session, verify_token
 
 SESSION_COOKIE = "station_session"
 TOKEN_CACHE_S = 2.0
+
+# auto_error=False: these only document the credentials (and hand them to Swagger UI); `require` decides.
+bearer_scheme = HTTPBearer(
+    scheme_name="bearerToken",
+    bearerFormat="pst_…",
+    description="A token made with `station token create --role bench|pda|supervisor|hub` (shown once).",
+    auto_error=False,
+)
+session_scheme = APIKeyCookie(
+    name=SESSION_COOKIE,
+    scheme_name="supervisorSession",
+    description="The HttpOnly session cookie set by `POST /api/v1/auth/login` (supervisors only).",
+    auto_error=False,
+)
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+Session = Annotated[str | None, Depends(session_scheme)]
 
 
 def context(request: Request) -> ApiContext:
@@ -34,15 +57,18 @@ async def identify(request: Request) -> Principal | None:
         if scheme.lower() != "bearer" or not secret.strip():
             return None
         key = hashlib.sha256(secret.strip().encode()).hexdigest()
+        mark = revocation_mark(ctx.store.path)  # read before verifying: a later revocation changes it
         hit = ctx.token_cache.get(key)
         now = time.monotonic()
-        if hit is not None and hit[1] > now:
+        if hit is not None and hit[1] > now and hit[2] == mark:
             return hit[0]
         principal = await ctx.db(verify_token, ctx.store, secret.strip())
         if principal is not None:
             if len(ctx.token_cache) > 1000:
                 ctx.token_cache.clear()
-            ctx.token_cache[key] = (principal, now + TOKEN_CACHE_S)
+            ctx.token_cache[key] = (principal, now + TOKEN_CACHE_S, mark)
+        else:
+            ctx.token_cache.pop(key, None)
         return principal
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
@@ -50,17 +76,31 @@ async def identify(request: Request) -> Principal | None:
     return None
 
 
-def require(*roles: ApiRole) -> Callable[[Request], Awaitable[Principal]]:
-    """A dependency: the caller must be authenticated (else 401) and hold one of `roles` (else 403)."""
+def require(*roles: ApiRole) -> Callable[..., Awaitable[Principal]]:
+    """A dependency: the caller must be authenticated (else 401) and hold one of `roles` (else 403).
+
+    The OpenAPI document lists the bearer scheme on every route that uses it, and the session cookie only
+    where a supervisor is allowed (the cookie only ever makes a supervisor).
+    """
     allowed = frozenset(roles)
 
-    async def dependency(request: Request) -> Principal:
+    async def check(request: Request) -> Principal:
         principal = await identify(request)
         if principal is None:
             raise ApiProblem(401, "unauthenticated", headers={"WWW-Authenticate": 'Bearer realm="packing-station"'})
         if principal.role not in allowed:
             raise ApiProblem(403, "forbidden")
         return principal
+
+    if ApiRole.SUPERVISOR in allowed:
+
+        async def dependency(request: Request, _bearer: Bearer, _session: Session) -> Principal:
+            return await check(request)
+
+    else:
+
+        async def dependency(request: Request, _bearer: Bearer) -> Principal:  # type: ignore[misc]
+            return await check(request)
 
     dependency.__doc__ = f"Requires one of: {', '.join(sorted(r.value for r in allowed))}."
     return dependency

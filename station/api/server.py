@@ -26,7 +26,9 @@ The HTTP API of a Packing Station (one packing bench computer).
 
 **Auth.** Bearer tokens made with `station token create --role bench|pda|supervisor|hub` (shown once), or, for
 supervisors, the session cookie set by `POST /api/v1/auth/login`. No credentials → 401; a role that may not use a
-route → 403. A bench token posts scans for its own bench only.
+route → 403. A bench token posts scans for its own bench only. Here in /docs, press **Authorize** and paste a
+token into `bearerToken` (or log in first: the browser then sends the `supervisorSession` cookie). A revoked
+token is refused from the next request on.
 
 **Errors** are `application/problem+json` with a machine-readable `code` and a `detail` in zh-CN or English
 (by `Accept-Language`).

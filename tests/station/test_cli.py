@@ -1,12 +1,15 @@
 """The `station` command, verb by verb, end to end on a real data directory."""
 
+import argparse
 import io
 import json
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -15,7 +18,7 @@ from pathlib import Path
 import pytest
 from benchkit import SAMPLE_ORDER
 
-from station.cli import main
+from station.cli import build_parser, main
 from station.demo.runner import expected_refusals
 from station.store import Store
 
@@ -206,3 +209,177 @@ def test_doctor_reports_each_area(
     assert "[!!] controller /dev/serial/by-id/no-such-controller: no such device" in out
     assert "NOT reachable" in out
     assert "events wait in the outbox" in out
+
+
+def _post_scan(port: int, token: str, code: str) -> tuple[int, dict[str, object]]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/benches/B01/scans",
+        data=json.dumps({"code": code}).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, json.loads(response.read())
+
+
+def _wait_until_up(port: int, headers: dict[str, str] | None = None, timeout_s: float = 30) -> int:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/health", headers=headers or {})
+            with urllib.request.urlopen(request, timeout=1) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as err:
+            return err.code
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"nothing answered on port {port}")
+
+
+def test_sigterm_during_a_burst_of_scans_keeps_every_answered_scan(
+    data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = run(capsys, "token", "create", "--role", "bench", "--bench", "B01")
+    assert code == 0
+    token = out.split("token:    ")[1].split()[0]
+    port = _free_port()
+    env = dict(os.environ, STATION_DATA=str(data), STATION_API__PORT=str(port))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "station.cli", "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    answered: list[tuple[str, dict[str, object]]] = []  # (code, answer) for every scan that got a 200
+    after_sigterm: list[str] = []
+    failures: list[BaseException] = []
+    signalled = threading.Event()
+    lock = threading.Lock()
+
+    def packer(n: int) -> None:
+        for i in range(10_000):
+            scanned = f"BURST-{n}-{i}"
+            try:
+                status, body = _post_scan(port, token, scanned)
+            except OSError as err:  # refused or cut off once the server stops: fine, if it never said 200
+                if signalled.is_set():
+                    return
+                failures.append(err)
+                return
+            with lock:
+                if status == 200:
+                    answered.append((scanned, body))
+                if signalled.is_set():
+                    after_sigterm.append(scanned)
+
+    try:
+        assert _wait_until_up(port) == 401
+        packers = [threading.Thread(target=packer, args=(n,)) for n in range(8)]
+        for thread in packers:
+            thread.start()
+        deadline = time.monotonic() + 30
+        while len(answered) < 40 and time.monotonic() < deadline and not failures:
+            time.sleep(0.01)
+        assert len(answered) >= 40, failures
+        proc.send_signal(signal.SIGTERM)  # eight packers are still posting
+        signalled.set()
+        out, _ = proc.communicate(timeout=30)
+        for thread in packers:
+            thread.join(timeout=30)
+    finally:
+        signalled.set()
+        if proc.poll() is None:
+            proc.kill()
+    assert not failures, failures
+    assert after_sigterm, "no scan was in flight when SIGTERM came"
+    assert proc.returncode == 0, out
+    assert "station stopped" in out
+    store = Store.open(data / "station.db")
+    try:
+        for scanned, body in answered:
+            assert isinstance(body["seq"], int), body
+            events = store.events_from(body["seq"], 1)
+            assert events, f"{scanned} was answered 200 with seq {body['seq']}, but that event is missing"
+            assert events[0]["type"] == "scan.rejected"
+            assert events[0]["data"]["code"] == scanned
+    finally:
+        store.close()
+    code, report = run(capsys, "db", "check")
+    assert code == 0, report
+    assert "hash chain: verified" in report
+    assert "seq: gapless" in report
+
+
+def _demo(env: dict[str, str], *argv: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "station.cli", "demo", "--pace", "0", *argv],
+        env=dict(env, PYTHONUNBUFFERED="1"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        encoding="utf-8",
+    )
+
+
+def test_demo_serves_the_api_with_the_tokens_it_prints(data: Path) -> None:
+    port = _free_port()
+    proc = _demo(dict(os.environ, STATION_DATA=str(data), STATION_API__PORT=str(port)))
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout or ()], daemon=True)
+    reader.start()
+    seen: list[str] = []
+    try:
+        deadline = time.monotonic() + 60
+        while not any("supervisor token:" in line for line in seen):
+            assert time.monotonic() < deadline, "".join(seen)
+            try:
+                seen.append(lines.get(timeout=1))
+            except queue.Empty:
+                assert proc.poll() is None, "".join(seen)
+        token = next(line for line in seen if "supervisor token:" in line).split()[-1]
+        assert token.startswith("pst_")
+        assert f"http://127.0.0.1:{port}/docs" in "".join(seen)
+        assert _wait_until_up(port, {"Authorization": f"Bearer {token}"}) == 200
+        pda = next(line for line in seen if "PDA token:" in line).split()[-1]
+        assert _wait_until_up(port, {"Authorization": f"Bearer {pda}"}) == 403  # health is not for PDAs
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    reader.join(timeout=10)
+    if proc.stdout is not None:
+        proc.stdout.close()
+    while not lines.empty():
+        seen.append(lines.get())
+    out = "".join(seen)
+    assert "every answer matched the script" in out
+    assert " INFO station." not in out, out  # the narration is not interleaved with log lines
+
+
+def test_demo_shows_station_log_lines_only_with_verbose(data: Path) -> None:
+    env = dict(os.environ, STATION_DATA=str(data))
+    quiet = _demo(env, "--no-serve").communicate(timeout=60)[0]
+    loud = _demo(env, "--no-serve", "-v").communicate(timeout=60)[0]
+    assert "every answer matched the script" in quiet
+    assert " station.workflow.bench: bounce ignored" not in quiet
+    assert " station.store.store: database " not in quiet
+    assert " INFO station.workflow.bench: bounce ignored" in loud
+    assert " INFO station.store.store: database " in loud
+
+
+def _all_actions(parser: argparse.ArgumentParser, where: str = "station") -> list[tuple[str, argparse.Action]]:
+    found = []
+    for action in parser._actions:  # argparse has no public way to walk a parser
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found += _all_actions(sub, f"{where} {name}")
+        elif not isinstance(action, argparse._HelpAction):
+            found.append((where, action))
+    return found
+
+
+def test_every_cli_argument_has_help() -> None:
+    missing = [f"{where}: {action.dest}" for where, action in _all_actions(build_parser()) if not action.help]
+    assert missing == []

@@ -1,10 +1,18 @@
 """Least privilege: every route × every role × no token × revoked token; sessions; login throttling; no secrets
-in the logs."""
+in the logs; the security schemes the OpenAPI document declares; revocation that takes effect at once."""
 
 import logging
+import os
+import re
+import subprocess
+import sys
+from typing import Any
 
 import pytest
-from apikit import PASSWORD, Api
+from apikit import ADMIN, PASSWORD, Api
+
+from station.api import API_PREFIX
+from station.auth import ApiRole, create_token, revoke_token
 
 ORDER = "/api/v1/orders/SO20260205-8821"
 ROUTES = [
@@ -29,7 +37,17 @@ ROUTES = [
     ("GET", ORDER + "/evidence", None, {"supervisor", "hub"}),
     ("POST", ORDER + "/clip", None, {"supervisor", "hub"}),
     ("PUT", ORDER + "/dispute", {"disputed": True, "reason": "ticket 7"}, {"supervisor", "hub"}),
+    ("GET", ORDER + "/labels", None, {"supervisor", "hub"}),
+    ("POST", ORDER + "/label/reprint", {"reason": "label torn"}, {"supervisor", "hub"}),
+    (
+        "POST",
+        "/api/v1/print-jobs/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b/resolve",
+        {"printed": True, "reason": "seen"},
+        {"supervisor", "hub"},
+    ),
+    ("GET", ORDER + "/label.png", None, {"supervisor", "hub"}),
 ]
+PUBLIC = [("POST", "/api/v1/auth/login"), ("POST", "/api/v1/auth/logout")]  # no credentials needed
 WHO = ["bench", "pda", "supervisor", "hub", None, "revoked"]
 
 
@@ -101,3 +119,80 @@ def test_no_secret_in_any_log_line(api: Api, caplog: pytest.LogCaptureFixture) -
     for secret in api.tokens.values():
         assert secret not in text
         assert secret[4:20] not in text
+
+
+def _openapi_operations(api: Api) -> dict[tuple[str, str], dict[str, Any]]:
+    doc = api.client.get(f"{API_PREFIX}/openapi.json").json()
+    return {
+        (method.upper(), path): op
+        for path, item in doc["paths"].items()
+        for method, op in item.items()
+        if method in ("get", "put", "post", "delete", "patch")
+    }
+
+
+def _template_of(path: str, templates: list[str]) -> str:
+    matches = [t for t in templates if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", t), path)]
+    assert len(matches) == 1, (path, matches)
+    return matches[0]
+
+
+def test_routes_cover_every_operation_of_the_openapi_document(api: Api) -> None:
+    operations = _openapi_operations(api)
+    templates = sorted({path for _, path in operations})
+    listed = [(method, _template_of(path, templates)) for method, path, _, _ in ROUTES] + PUBLIC
+    assert len(listed) == len(set(listed)), "an operation is listed twice"
+    assert sorted(listed) == sorted(operations)
+
+
+def test_every_protected_operation_declares_its_security(api: Api) -> None:
+    doc = api.client.get(f"{API_PREFIX}/openapi.json").json()
+    schemes = doc["components"]["securitySchemes"]
+    assert schemes["bearerToken"]["type"] == "http"
+    assert schemes["bearerToken"]["scheme"] == "bearer"
+    assert schemes["supervisorSession"] == {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "station_session",
+        "description": schemes["supervisorSession"]["description"],
+    }
+    operations = _openapi_operations(api)
+    templates = sorted({path for _, path in operations})
+    for method, path, _, allowed in ROUTES:
+        op = operations[(method, _template_of(path, templates))]
+        declared = {name for requirement in op.get("security", []) for name in requirement}
+        expected = {"bearerToken"} | ({"supervisorSession"} if "supervisor" in allowed else set())
+        assert declared == expected, (method, path)
+        assert "401" in op["responses"], (method, path)
+    for key in PUBLIC:
+        assert "security" not in operations[key], key
+
+
+def test_revocation_in_process_takes_effect_on_the_very_next_request(api: Api) -> None:
+    store = api.station.store
+    token_id, secret = create_token(store, ApiRole.SUPERVISOR, "t-soon-revoked", ADMIN)
+    headers = {"Authorization": f"Bearer {secret}"}
+    assert api.client.get("/api/v1/health", headers=headers).status_code == 200  # now cached
+    assert api.client.get("/api/v1/health", headers=headers).status_code == 200
+    revoke_token(store, token_id, ADMIN)
+    response = api.client.get("/api/v1/health", headers=headers)
+    assert response.status_code == 401
+    assert response.json()["code"] == "unauthenticated"
+
+
+def test_revocation_by_the_cli_in_another_process_takes_effect_at_once(api: Api) -> None:
+    token_id, secret = create_token(api.station.store, ApiRole.PDA, "t-pda-07", ADMIN)
+    headers = {"Authorization": f"Bearer {secret}"}
+    assert api.client.get("/api/v1/queue", headers=headers).status_code == 200  # now cached
+    env = dict(os.environ, STATION_DATA=str(api.station.settings.station.data_dir))
+    env.pop("STATION_CONFIG", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "station.cli", "token", "revoke", token_id],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert api.client.get("/api/v1/queue", headers=headers).status_code == 401
