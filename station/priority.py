@@ -117,7 +117,7 @@ class PriorityDecision:
     """The level an order gets and why."""
 
     level: str
-    rule: str  # the rule's name, "default", or "override:<source>"
+    rule: str  # the rule's name, "default", or "override" (an explicit level from the hub or a supervisor)
 
 
 def evaluate(doc: Mapping[str, Any], settings: PrioritySettings, override: str | None = None) -> PriorityDecision:

@@ -44,11 +44,16 @@ class QueueEntry:
     claim_expires_at: str | None
     why: list[str]
 
-    def etag(self) -> str:
-        """Changes when what a PDA shows changes — not with the countdown, which the PDA runs itself."""
+    def etag(self, clock_synced: bool) -> str:
+        """Changes when what a PDA shows changes — not with the countdown, which the PDA runs itself.
+
+        Whether the station's clock is synchronised is part of what the PDA shows (it decides how far the
+        countdown can be trusted), so a change in sync state changes the tag too.
+        """
         key = "|".join(
             str(v)
             for v in (
+                clock_synced,
                 self.order_id,
                 self.level,
                 self.version,

@@ -58,8 +58,14 @@ class QueueWatch:
         if generation == self.generation:
             self._cache[pda] = (generation, valid_until_ms, row)
 
-    async def wait_for_change(self, timeout_s: float) -> None:
-        """Return when the queue changed, or after `timeout_s`."""
+    async def wait_for_change(self, timeout_s: float, seen_generation: int | None = None) -> None:
+        """Return when the queue changed, or after `timeout_s`.
+
+        `seen_generation` is the generation the caller's answer was computed at: a change that landed while
+        that answer was being computed (before this wait began) returns at once instead of being missed.
+        """
+        if seen_generation is not None and seen_generation != self.generation:
+            return
         if self._changed is None or timeout_s <= 0:
             await asyncio.sleep(max(0.0, timeout_s))
             return

@@ -20,7 +20,7 @@ from station.queue import claim, listing, make_entry, next_claim_expiry_ms, next
 router = APIRouter(prefix=API_PREFIX, tags=["queue"])
 
 MAX_WAIT_S = 60
-EMPTY_ETAG = '"empty"'
+RECHECK_S = 5.0  # a long-poll re-checks the top this often even without a commit (sync state, missed wake-ups)
 OrderId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
@@ -110,13 +110,17 @@ def _pda_id(caller: Principal) -> str:
     return caller.token_id or caller.name
 
 
-async def _current_top(ctx: ApiContext, pda: str) -> tuple[dict[str, Any] | None, int]:
-    """The PDA's top row (cached per queue generation) and until when that answer stays valid."""
+def _empty_etag(clock_synced: bool) -> str:
+    return '"empty"' if clock_synced else '"empty-unsynced"'
+
+
+async def _current_top(ctx: ApiContext, pda: str) -> tuple[dict[str, Any] | None, int, int]:
+    """The PDA's top row (cached per queue generation), the time of the answer and its queue generation."""
     now = ctx.store.wall_ms()
+    generation = ctx.queue_watch.generation
     hit, row = ctx.queue_watch.cached(pda)
     if hit:
-        return row, now
-    generation = ctx.queue_watch.generation
+        return row, now, generation
 
     def compute() -> tuple[dict[str, Any] | None, int | None]:
         with ctx.store.reading() as repo:
@@ -125,7 +129,7 @@ async def _current_top(ctx: ApiContext, pda: str) -> tuple[dict[str, Any] | None
     row, claim_expiry = await ctx.db(compute)
     changes = [t for t in (claim_expiry, next_sla_change_ms(row, now, ctx.settings.priority) if row else None) if t]
     ctx.queue_watch.store(pda, generation, row, min(changes) if changes else now + 3_600_000)
-    return row, now
+    return row, now, generation
 
 
 @router.get(
@@ -153,20 +157,21 @@ async def get_top(
     pda = _pda_id(caller)
     give_up = time.monotonic() + wait
     while True:
-        row, now = await _current_top(ctx, pda)
+        row, now, generation = await _current_top(ctx, pda)
+        synced = ctx.store.sync_state.is_synced()
         entry = make_entry(row, now, ctx.settings.priority) if row else None
-        etag = entry.etag() if entry else EMPTY_ETAG
+        etag = entry.etag(synced) if entry else _empty_etag(synced)
         remaining = give_up - time.monotonic()
         if if_none_match != etag or remaining <= 0:
             break
-        await ctx.queue_watch.wait_for_change(min(remaining, 5.0))
+        await ctx.queue_watch.wait_for_change(min(remaining, RECHECK_S), generation)
     if if_none_match == etag:
         return Response(status_code=304, headers={"ETag": etag})
     response.headers["ETag"] = etag
     return TopOut(
         order=QueueEntryOut.model_validate(entry.as_dict()) if entry else None,
         now=make_now(now),
-        clock_synced=ctx.store.sync_state.is_synced(),
+        clock_synced=synced,
     )
 
 

@@ -14,7 +14,7 @@ from station.alerts import AlertMonitor, active_alerts
 from station.events import Actor
 from station.intake import cancel_order, intake_order
 from station.lifecycle import Action
-from station.prioritizer import PriorityEvent, lift_breaker, set_priority
+from station.prioritizer import PriorityEvent, lift_breaker, reevaluate_open_orders, set_priority
 from station.priority import PriorityRule, PrioritySettings, evaluate, sla_colour
 from station.queue import claim, listing, release, top_row
 from station.store import Store
@@ -233,5 +233,121 @@ def test_attention_light_only_when_configured(store: Store) -> None:
     shown, hidden = RecordingIndicator(), RecordingIndicator()
     AlertMonitor(store, RULES, shown).device_state("printer:B01", up=False)
     AlertMonitor(store, PrioritySettings(attention_light=False), hidden).device_state("scanner:s1", up=False)
-    assert [s[1].value for s in shown.signals] == ["attention"]
+    assert [s[1].value for s in shown.signals] == ["device_fault"]  # a device down has a pattern of its own
     assert hidden.signals == []
+
+
+def _priority_changes(store: Store, order_id: str) -> list[dict[str, Any]]:
+    return [e["data"] for e in store.events_for_order(order_id) if e["type"] == PriorityEvent.CHANGED]
+
+
+def _level(store: Store, order_id: str) -> tuple[str, str]:
+    with store.reading() as repo:
+        order = repo.order(order_id)
+    assert order is not None
+    return order.priority, order.priority_rule
+
+
+def test_every_level_change_is_an_event_naming_the_rule(store: Store) -> None:
+    _add(store, "SO20260101-1", notes="请加急")
+    assert _priority_changes(store, "SO20260101-1") == [{"from": None, "to": "A", "rule": "urgent_note"}]
+    assert set_priority(store, "SO20260101-1", "C", HUB, RULES).level == "C"
+    assert set_priority(store, "SO20260101-1", None, SUPERVISOR, RULES).level == "A"
+    assert _priority_changes(store, "SO20260101-1")[1:] == [
+        {"from": "A", "to": "C", "rule": "override"},
+        {"from": "C", "to": "A", "rule": "urgent_note"},
+    ]
+    assert _level(store, "SO20260101-1") == ("A", "urgent_note")
+
+
+def test_an_order_update_reevaluates_its_level(store: Store) -> None:
+    def update(version: int, **doc: Any) -> None:
+        base = order_doc(order_id="SO20260101-1", version=version, notes="", customer={"name": "x"}, amount="1")
+        base.pop("ship_by")
+        base.update(doc)
+        assert intake_order(store, base, HUB, RULES).result == "updated"
+
+    _add(store, "SO20260101-1")
+    assert _level(store, "SO20260101-1") == ("C", "default")
+    update(2, notes="urgent")
+    assert _level(store, "SO20260101-1") == ("A", "urgent_note")
+    update(3, notes="urgent", customer={"vip_level": "A", "name": "x"}, amount="6000")
+    assert _level(store, "SO20260101-1") == ("S", "vip_big_order")
+    update(4, notes="urgent", customer={"vip_level": "A", "name": "x"}, amount="6000", weight_g=999)
+    update(5, notes="", customer={"vip_level": "B", "name": "x"}, amount="6000")
+    assert _level(store, "SO20260101-1") == ("C", "default")
+    assert _priority_changes(store, "SO20260101-1") == [
+        {"from": None, "to": "C", "rule": "default"},
+        {"from": "C", "to": "A", "rule": "urgent_note"},
+        {"from": "A", "to": "S", "rule": "vip_big_order"},
+        {"from": "S", "to": "C", "rule": "default"},  # version 4 changed nothing the rules read: no event
+    ]
+    set_priority(store, "SO20260101-1", "B", HUB, RULES)
+    update(6, notes="urgent")  # an explicit level still wins after the hub updates the order
+    assert _level(store, "SO20260101-1") == ("B", "override")
+
+
+def test_reevaluate_open_orders_applies_new_rules_to_open_orders_only(store: Store) -> None:
+    _add(store, "SO20260101-1", notes="加急", channel="tmall")
+    _add(store, "SO20260101-2", channel="douyin")
+    _add(store, "SO20260101-3", channel="tmall")
+    _add(store, "SO20260101-4", channel="tmall")
+    set_priority(store, "SO20260101-3", "B", HUB, RULES)
+    cancel_order(store, "SO20260101-4", "x", HUB)
+    new_rules = PrioritySettings(rules=[PriorityRule(name="tmall_first", level="S", channel_in=["tmall"])])
+    config = Actor(role="hub", id="config.set")
+    assert reevaluate_open_orders(store, new_rules, config) == 1
+    assert _level(store, "SO20260101-1") == ("S", "tmall_first")
+    assert _level(store, "SO20260101-2") == ("C", "default")  # unchanged, no event
+    assert _level(store, "SO20260101-3") == ("B", "override")  # the explicit level wins
+    assert _level(store, "SO20260101-4") == ("C", "default")  # closed orders keep theirs
+    last = store.events_for_order("SO20260101-1")[-1]
+    assert (last["type"], last["data"], last["actor"]["id"]) == (
+        PriorityEvent.CHANGED,
+        {"from": "A", "to": "S", "rule": "tmall_first"},
+        "config.set",
+    )
+    assert len(_priority_changes(store, "SO20260101-2")) == 1
+    assert reevaluate_open_orders(store, new_rules, config) == 0  # idempotent
+    assert reevaluate_open_orders(store, RULES, config) == 1
+    assert _level(store, "SO20260101-1") == ("A", "urgent_note")
+
+
+def test_role_conflict_clears_when_the_window_has_passed(store: Store, clock: FakeClock) -> None:
+    _add(store, "SO20260101-1")
+    monitor = AlertMonitor(store, RULES)
+    perform_action(store, "SO20260101-1", Action.HOLD, SUPERVISOR, reason="check")
+    perform_action(store, "SO20260101-1", Action.RELEASE, Actor(role="hub", id="erp"))
+    intake_order(
+        store, order_doc(order_id="SO20260101-1", version=5, customer={"name": "x"}), Actor(role="system"), RULES
+    )
+    monitor.tick()
+    assert ("role_conflict", "SO20260101-1") in _alerts(store)
+    clock.ms += 23 * 3600_000
+    monitor.tick()
+    assert ("role_conflict", "SO20260101-1") in _alerts(store)
+    clock.ms += 3600_000 + 1  # the first change is now older than conflict_window_h
+    monitor.tick()
+    assert ("role_conflict", "SO20260101-1") not in _alerts(store)
+    cleared = [e["data"] for e in store.events_for_order("SO20260101-1") if e["type"] == "alert.cleared"]
+    assert {"alert": "role_conflict", "subject": "SO20260101-1"} in cleared
+
+
+def test_the_s_breaker_ends_by_itself_after_s_breaker_h(store: Store, clock: FakeClock) -> None:
+    short = PrioritySettings(s_breaker_h=1)
+    monitor = AlertMonitor(store, short)
+    vip = {"customer": {"vip_level": "S", "name": "x"}, "amount": "9999"}
+    for i in range(4):
+        _add(store, f"SO20260101-{i}", **vip)
+    _add(store, "SO20260101-8")
+    monitor.tick()
+    tripped = [e for e in store.events_from(1, 1000) if e["type"] == PriorityEvent.BREAKER_TRIPPED]
+    assert [e["data"]["until_ms"] for e in tripped] == [clock.ms + 3600_000]
+    clock.ms += 3600_000 - 1  # a moment before the end: still refused
+    assert set_priority(store, "SO20260101-8", "S", HUB, short).refusal == "s_breaker_tripped"
+    clock.ms += 1
+    assert set_priority(store, "SO20260101-8", "S", HUB, short).level == "S"
+    _add(store, "SO20260101-9", **vip)
+    assert _level(store, "SO20260101-9") == ("S", "vip_big_order")
+    assert not lift_breaker(store, SUPERVISOR)  # nothing left to lift
+    assert not [e for e in store.events_from(1, 1000) if e["type"] == PriorityEvent.BREAKER_LIFTED]
