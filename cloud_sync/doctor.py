@@ -14,7 +14,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from cloud_sync.errors import LinkSetupError, MessageRejected
-from cloud_sync.link import apply_credentials, close_leaked_sockets
+from cloud_sync.link import apply_credentials, close_leaked_sockets, release_client_sockets
 from cloud_sync.ports import Outbox
 from cloud_sync.settings import SyncSettings
 from cloud_sync.wire import StationTopics, parse_state, parse_status
@@ -121,3 +121,4 @@ def check_broker(settings: SyncSettings, *, site: str, station_id: str, timeout_
     finally:
         check.client.disconnect()
         check.client.loop_stop()
+        release_client_sockets(check.client)

@@ -148,7 +148,7 @@ class Downlink:
                 reason = outcome.reason or "refused"
                 if pending.command is not None:
                     self.stats.refused[reason] += 1
-                detail = pending.refusal.detail if pending.refusal is not None else None
+                detail = pending.refusal.detail if pending.refusal is not None else outcome.detail
                 rejections.append(Rejection(pending.cmd_id, reason, pending.cmd_seq, detail))
         return rejections
 

@@ -116,6 +116,22 @@ def close_leaked_sockets(err: BaseException) -> None:
         tb = tb.tb_next
 
 
+def release_client_sockets(client: mqtt.Client) -> None:
+    """Close what a paho client still holds after `loop_stop()`: its connection and the loopback socket pair
+    that `loop_start()` opened to wake its network thread. Never raises."""
+    # paho closes its socket only once DISCONNECT is written: when the network thread died, or stopped before
+    # it could write (a half-open link that no longer drains), the socket would stay open. And it closes the
+    # socket pair only in `Client.__del__`; a client is referenced from a cycle (its callbacks are bound
+    # methods of the object that holds it), so it is freed late by the garbage collector, which finalises the
+    # sockets first: two loopback sockets per link restart stay open until then and warn "unclosed".
+    sock = client.socket()
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.close()
+    with contextlib.suppress(OSError, AttributeError):  # paho has no public call for this
+        client._reset_sockets(sockpair_only=True)
+
+
 def _reason_text(reason_code: Any) -> str:
     if isinstance(reason_code, ReasonCode):
         return f"{reason_code.getName()} (0x{reason_code.value:02x})"
@@ -256,13 +272,8 @@ class MqttLink:
             self._client.loop_stop()
         except (OSError, RuntimeError) as err:
             logger.debug("loop_stop failed: %s", err)
-        # paho closes its socket only once DISCONNECT is written; when the network thread died, or stopped
-        # before it could write (a half-open link that no longer drains), the socket would stay open until
-        # garbage collection — one leaked descriptor per link restart. The thread is gone: close it here.
-        sock = self._client.socket()
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.close()
+        # The network thread is gone: close its sockets now rather than at garbage collection.
+        release_client_sockets(self._client)
 
     # -- paho callbacks: network thread, must not raise or block ----------------------------------------------
     def _safe_post(self, where: str, build: Callable[[], LinkEvent | None]) -> None:

@@ -57,10 +57,12 @@ class Command:
 
 @dataclass(frozen=True, slots=True)
 class CommandOutcome:
-    """What the station did with a command: applied, or refused with a short reason code (`unknown_order`...)."""
+    """What the station did with a command: applied, or refused with a short reason code (`unknown_order`...)
+    and optionally a human-readable `detail` (both go to the hub in `cmd_ack`)."""
 
     applied: bool
     reason: str | None = None
+    detail: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

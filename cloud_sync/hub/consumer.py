@@ -30,6 +30,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from cloud_sync.errors import MessageRejected
 from cloud_sync.hub.store import HubStore, OutgoingCommand, StreamKey, StreamProgress
+from cloud_sync.link import release_client_sockets
 from cloud_sync.wire import (
     ROOT,
     Ack,
@@ -173,6 +174,7 @@ class HubConsumer:
             logger.warning("could not publish hub offline: %s", err)
         self._client.disconnect()
         self._client.loop_stop()
+        release_client_sockets(self._client)
 
     def send_command(
         self, site: str, station: str, kind: str, data: dict[str, Any], cmd_id: str | None = None

@@ -109,25 +109,31 @@ class StationCommands:
 
     # -- applying ---------------------------------------------------------------------------------------------
     def apply_command(self, cmd: Command) -> CommandOutcome:
-        """Apply one command; a refusal comes back with its reason (it goes to the hub in cmd_ack)."""
+        """Apply one command; a refusal comes back with its reason code and detail (to the hub in cmd_ack)."""
         actor = Actor(role="hub", id=cmd.hub or "hub", device="mqtt")
         try:
-            reason = self._apply(cmd.type, cmd.data, actor, cmd.cmd_id)
+            outcome = self._apply(cmd.type, cmd.data, actor, cmd.cmd_id)
         except (KeyError, TypeError, ValueError) as err:
-            reason = f"invalid_command: {err}"[:200]
-        if reason is not None:
-            logger.warning("hub command %s (%s) refused: %s", cmd.cmd_id, cmd.type, reason)
-        return CommandOutcome(reason is None, reason)
+            outcome = _refused("invalid_data", str(err))
+        if not outcome.applied:
+            logger.warning(
+                "hub command %s (%s) refused: %s%s",
+                cmd.cmd_id,
+                cmd.type,
+                outcome.reason,
+                f" ({outcome.detail})" if outcome.detail else "",
+            )
+        return outcome
 
-    def _apply(self, kind: str, data: Mapping[str, Any], actor: Actor, cmd_id: str) -> str | None:
+    def _apply(self, kind: str, data: Mapping[str, Any], actor: Actor, cmd_id: str) -> CommandOutcome:
         if kind == "order.upsert":
             result = intake_order(self.store, data, actor, self.settings.priority)
-            return None if result.ok else (result.reason or "refused") + _errors(result.errors)
+            return APPLIED if result.ok else _refused(result.reason or "refused", "; ".join(result.errors[:3]))
         if kind == "order.cancel":
             result = cancel_order(
                 self.store, str(data["order_id"]), str(data.get("reason") or "cancelled by hub"), actor
             )
-            return None if result.ok else result.reason
+            return APPLIED if result.ok else _refused(result.reason or "refused")
         if kind in ("order.hold", "order.release"):
             action = Action.HOLD if kind == "order.hold" else Action.RELEASE
             expected = data.get("expected_version")
@@ -139,32 +145,34 @@ class StationCommands:
                 reason=str(data.get("reason") or "hub"),
                 expected_version=int(expected) if expected is not None else None,
             )
-            return done.refusal
+            return _outcome(done.refusal)
         if kind == "priority.set":
             level = data.get("level")
             if level not in ("S", "A", "B", "C", None):
-                return "invalid_command: level must be S, A, B, C or null"
-            return set_priority(self.store, str(data["order_id"]), level, actor, self.settings.priority).refusal
+                return _refused("invalid_data", "level must be S, A, B, C or null")
+            return _outcome(
+                set_priority(self.store, str(data["order_id"]), level, actor, self.settings.priority).refusal
+            )
         if kind == "config.set":
             return self._config_set(data, actor, cmd_id)
         if kind == "clip.request":
             return self._clip_request(str(data["order_id"]))
-        return f"unknown_command: {kind}"
+        return _refused("unknown_type", kind)
 
-    def _clip_request(self, order_id: str) -> str | None:
+    def _clip_request(self, order_id: str) -> CommandOutcome:
         if self._request_clip is None:
-            return "clip_unavailable: this station has no packing camera"
+            return _refused("clip_unavailable", "this station has no packing camera")
         with self.store.reading() as repo:
             if repo.order(order_id) is None:
-                return "order_not_found"
-        return self._request_clip(order_id)
+                return _refused("order_not_found")
+        return _outcome(self._request_clip(order_id))
 
-    def _config_set(self, data: Mapping[str, Any], actor: Actor, cmd_id: str) -> str | None:
+    def _config_set(self, data: Mapping[str, Any], actor: Actor, cmd_id: str) -> CommandOutcome:
         section, _, key = str(data["key"]).partition(".")
         try:
             model = validated_section(self.settings, section, key, data["value"])
         except ValueError as err:
-            return f"invalid_config: {err}"
+            return _refused("invalid_config", str(err))
         with self.store.transaction() as tx:
             tx.repo.db.execute(
                 "INSERT INTO hub_config (section, key, value, cmd_id, at_ms) VALUES (?,?,?,?,?) "
@@ -176,8 +184,16 @@ class StationCommands:
         setattr(self.settings, section, model)
         if self._on_config is not None:
             self._on_config(section, model)
-        return None
+        return APPLIED
 
 
-def _errors(errors: list[str]) -> str:
-    return (": " + "; ".join(errors[:3])) if errors else ""
+APPLIED = CommandOutcome(True)
+
+
+def _refused(reason: str, detail: str | None = None) -> CommandOutcome:
+    # The contract's `reason` is a short code the hub can match on; what went wrong goes in `detail`.
+    return CommandOutcome(False, reason, detail[:300] if detail else None)
+
+
+def _outcome(refusal: str | None) -> CommandOutcome:
+    return APPLIED if refusal is None else _refused(refusal)

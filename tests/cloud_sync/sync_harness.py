@@ -22,6 +22,7 @@ from typing import Any
 
 from cloud_sync.agent import SyncAgent
 from cloud_sync.hub import HubConfig, HubConsumer, HubFaults, HubStore, StreamKey
+from cloud_sync.link import release_client_sockets
 from cloud_sync.ports import Command, CommandOutcome, CommandRecord
 from cloud_sync.settings import SyncSettings
 from station.events import Actor, NewEvent, verify_chain
@@ -440,8 +441,10 @@ class TcpProxy:
     """A loopback TCP proxy the test controls: `blackhole()` keeps connections open but drops every byte in
     both directions (a half-open link, as after a cable pull or a NAT timeout); `restore()` forwards again."""
 
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, *, capture: bool = False) -> None:
         self.target_port = target_port
+        self.capture = capture
+        self.captured: list[bytearray] = []  # with `capture`: what each client sent, one buffer per connection
         self.listener = socket.socket()
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.listener.bind(("127.0.0.1", 0))
@@ -472,15 +475,20 @@ class TcpProxy:
                     return
                 self.connections += 1
                 self._socks += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True, name="proxy-pump").start()
+                sent = bytearray()
+                if self.capture:
+                    self.captured.append(sent)
+            for a, b, log in ((client, upstream, sent if self.capture else None), (upstream, client, None)):
+                threading.Thread(target=self._pump, args=(a, b, log), daemon=True, name="proxy-pump").start()
 
-    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+    def _pump(self, src: socket.socket, dst: socket.socket, log: bytearray | None = None) -> None:
         with contextlib.suppress(OSError):
             while True:
                 data = src.recv(65536)
                 if not data:
                     break
+                if log is not None:
+                    log += data
                 if not self.dropping:
                     dst.sendall(data)
         with contextlib.suppress(OSError):
@@ -501,6 +509,44 @@ class TcpProxy:
         for s in socks:
             with contextlib.suppress(OSError):
                 s.close()
+
+
+def parse_connect(data: bytes) -> dict[str, Any]:
+    """The MQTT 5 CONNECT packet at the start of `data` (what a client sent first), read as a broker reads it:
+    protocol level, clean start, keepalive, CONNECT properties, client id, and the will with its properties."""
+    from paho.mqtt.packettypes import PacketTypes  # noqa: PLC0415 - test helper
+    from paho.mqtt.properties import Properties, VariableByteIntegers, readBytes, readUTF  # noqa: PLC0415
+
+    if not data or data[0] != 0x10:
+        raise AssertionError(f"the client did not start with CONNECT: {bytes(data[:8])!r}")
+    remaining, n = VariableByteIntegers.decode(data[1:])
+    body = bytes(data[1 + n : 1 + n + remaining])
+    assert len(body) == remaining, "CONNECT incomplete"
+    protocol, pos = readUTF(body, len(body))
+    level, flags, keepalive = body[pos], body[pos + 1], int.from_bytes(body[pos + 2 : pos + 4], "big")
+    pos += 4
+    props, used = Properties(PacketTypes.CONNECT).unpack(body[pos:])
+    pos += used
+    client_id, used = readUTF(body[pos:], len(body) - pos)
+    pos += used
+    out: dict[str, Any] = {
+        "protocol": protocol,
+        "level": level,
+        "clean_start": bool(flags & 0x02),
+        "keepalive_s": keepalive,
+        "properties": props.json(),
+        "client_id": client_id,
+        "will": None,
+    }
+    if flags & 0x04:
+        will_props, used = Properties(PacketTypes.WILLMESSAGE).unpack(body[pos:])
+        pos += used
+        topic, used = readUTF(body[pos:], len(body) - pos)
+        pos += used
+        payload, used = readBytes(body[pos:], len(body) - pos)
+        out["will"] = {"topic": topic, "payload": json.loads(payload), "qos": (flags >> 3) & 0x03,
+                       "retain": bool(flags & 0x20), "properties": will_props.json()}  # fmt: skip
+    return out
 
 
 class Probe:
@@ -536,6 +582,7 @@ class Probe:
     def stop(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+        release_client_sockets(self.client)
 
 
 class Producer:

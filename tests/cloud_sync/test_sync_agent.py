@@ -179,6 +179,8 @@ def test_malformed_acks_and_hub_state_are_counted_not_fatal(tmp_path: Path, stor
             probe.publish(f"{P}/ack", bad)
         probe.publish(f"wh/v1/{SITE}/hub/state", b"maybe")
         wait_until(lambda: sum(agent.health()["rejected"]["ack"].values()) == 10, 5, "acks refused")
+        # The hub state went out last, on another topic: it may still be on its way when the acks are counted.
+        wait_until(lambda: agent.health()["rejected"]["hub_state"] != {}, 5, "hub state refused")
         h = agent.health()
         assert h["rejected"]["ack"] == {"malformed_json": 2, "not_an_object": 1, "invalid_field": 4,
                                         "wrong_stream_epoch": 1, "acked_beyond_head": 1, "oversized": 1}  # fmt: skip
