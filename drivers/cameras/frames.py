@@ -5,6 +5,8 @@ what segment and clip times are expressed in; ``mono_s`` (``time.monotonic``) me
 step by NTP on a Pi without RTC never stretches or squeezes the video.
 """
 
+import sys
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -59,3 +61,50 @@ class EncodedPacket:
     mono_s: float
     keyframe: bool
     generation: int
+
+
+class BufferPool:
+    """A few reusable picture buffers of one shape, so that a frame's working copies are not new memory each time.
+
+    At 720p30 a fresh 1.4 MB array per frame for the colour conversion makes glibc keep freed frames in its
+    arenas (its mmap threshold rises to the frame size after the first free), which grew the recorder by
+    megabytes that were never handed back. A buffer from :meth:`take` is handed out again only once nothing
+    but the pool refers to it: a PyAV frame made over it with ``VideoFrame.from_numpy_buffer`` holds a
+    reference for as long as FFmpeg may read it (an encoder that queues frames, like ``h264_v4l2m2m``), so a
+    buffer is never overwritten while in use. When all ``size`` buffers are busy, :meth:`take` returns a new
+    array that the pool does not keep: memory stays bounded and nothing waits. Thread-safe.
+    """
+
+    def __init__(self, shape: tuple[int, ...], size: int = 3) -> None:
+        """Keep at most ``size`` buffers of ``shape`` (uint8), made on first use."""
+        if size < 1:
+            raise ValueError("a buffer pool needs room for at least one buffer")
+        self.shape = shape
+        self.size = size
+        self._buffers: list[Image] = []
+        self._idle_refs = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> Image:
+        """A buffer of the pool's shape that nobody else holds; its content is whatever was there."""
+        with self._lock:
+            for index in range(len(self._buffers)):
+                if self._refs(index) <= self._idle_refs:
+                    return self._buffers[index]
+            buffer: Image = np.empty(self.shape, dtype=np.uint8)
+            if len(self._buffers) < self.size:
+                self._buffers.append(buffer)
+                del buffer
+                index = len(self._buffers) - 1
+                # Counted the same way as in the test above, on a buffer nobody else holds yet.
+                self._idle_refs = self._refs(index)
+                return self._buffers[index]
+            return buffer
+
+    @property
+    def kept(self) -> int:
+        """How many buffers the pool holds so far."""
+        return len(self._buffers)
+
+    def _refs(self, index: int) -> int:
+        return sys.getrefcount(self._buffers[index])

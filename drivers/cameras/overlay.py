@@ -87,6 +87,12 @@ def format_wall_time(wall_ms: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(wall_ms // 1000))
 
 
+def warm_up_text() -> None:
+    """Draw text once on a tiny picture: OpenCV builds its font tables on the first ``putText`` (about 50 ms on
+    an x86 core, more on a Pi), which the recorder pays before the camera starts rather than on a frame's time."""
+    cv2.putText(np.zeros((16, 16, 3), dtype=np.uint8), "0", (0, 12), _FONT, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
+
+
 class OverlayPainter:
     """Burns an :class:`Overlay` and the frame time into pictures of one size (not thread-safe)."""
 

@@ -2,9 +2,15 @@
 
 Threads (all blocking work stays off the station's event loop, DESIGN §3):
 
-- ``camera-rec-NAME`` reads the source, keeps the newest frame (photos, health), burns the overlay in,
-  encodes, cuts segments and closes them in the RAM directory. For an RTSP camera it copies packets instead
-  of encoding. A slow step here loses frames at the camera (counted in ``frames_dropped``), never queues them.
+- ``camera-read-NAME`` (cameras that deliver pictures: USB, ``sim://``) opens the source, reads its frames into
+  a short queue (``frame_queue`` frames, 4 by default: about 130 ms at 30 fps) and closes the source. It does
+  nothing else, so it is there whenever the camera has a frame, and a short stall of the recorder thread (a
+  segment boundary, a busy CPU) makes frames wait instead of losing them. A longer stall drops the oldest
+  waiting frame, so memory stays bounded (at most ``frame_queue`` pictures) and the delay stays short.
+- ``camera-rec-NAME`` takes the frames, keeps the newest (photos, health), burns the overlay in, encodes, cuts
+  segments and closes them in the RAM directory. For an RTSP camera it reads and copies packets instead of
+  encoding. Frames lost on the way (the camera moved on, or the queue was full) show as ``Frame.seq`` jumps
+  and are counted in ``frames_dropped``.
 - ``camera-store-NAME`` hashes each closed segment, moves it from the RAM directory to storage, and then calls
   ``on_segment(SegmentInfo)``, in segment order. **``on_segment`` runs on this thread**: it must not block for
   long; the station hands it to its loop (``loop.call_soon_threadsafe``). Keeping the SD card's write latency
@@ -28,13 +34,13 @@ Typical use (the station builds one per camera in its composition root)::
     recorder.stop()                                                   # flushes the open segment
 """
 
-import functools
 import logging
 import queue
 import re
 import shutil
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,14 +48,15 @@ from pathlib import Path
 from typing import Any
 
 import av
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from drivers.cameras.encoder import EncoderSettings, FrameEncoder, choose_encoder
 from drivers.cameras.errors import CameraConfigError, NoFrameError, is_disk_full
 from drivers.cameras.files import DirectoryStore, SegmentStore, sha256_file
-from drivers.cameras.frames import EncodedPacket, Frame, wall_ms_now
+from drivers.cameras.frames import EncodedPacket, Frame, Image, wall_ms_now
 from drivers.cameras.health import CameraAlert, CameraHealth, FrameMeter, FreezeDetector, HealthThresholds
-from drivers.cameras.overlay import Overlay, OverlayPainter
+from drivers.cameras.overlay import Overlay, OverlayPainter, warm_up_text
 from drivers.cameras.photos import PhotoInfo, write_photo
 from drivers.cameras.segments import ClosedSegment, SegmentInfo, SegmentWriter
 from drivers.cameras.sources.base import CameraSource, FrameSource, PacketSource
@@ -61,6 +68,7 @@ MAX_SEGMENT_S = 10.0
 _READ_TIMEOUT_S = 0.25
 _HEALTH_EVERY_S = 0.25
 _DEFAULT_SEGMENT_BYTES = 4 << 20
+_READER_JOIN_S = 10.0
 
 
 class RecorderSettings(BaseModel):
@@ -78,6 +86,7 @@ class RecorderSettings(BaseModel):
     storage_retry_s: float = Field(30.0, gt=0, description="How often to check for room while storage is full.")
     gap_close_s: float = Field(1.0, gt=0, description="Close the open segment after this long without frames.")
     photo_max_age_s: float = Field(2.0, gt=0, description="Refuse a photo from a frame older than this.")
+    frame_queue: int = Field(4, ge=1, le=30, description="Frames that may wait for the encoder; then the oldest goes.")
     jpeg_quality: int = Field(90, ge=10, le=100)
     no_frames_after_s: float = Field(5.0, gt=0)
     frozen_after_s: float = Field(10.0, gt=0)
@@ -109,6 +118,43 @@ class _Counters:
     segments_lost: int = 0
     bytes_stored: int = 0
     pending: int = 0
+
+
+class _FrameQueue:
+    """Frames from the reader thread to the recorder thread: at most ``depth``, the oldest dropped when full.
+
+    The reader's error, if its source raised, is handed over too and raised in the recorder thread after the
+    frames read before it.
+    """
+
+    def __init__(self, depth: int) -> None:
+        self._frames: deque[Frame] = deque()
+        self._depth = depth
+        self._error: Exception | None = None
+        self._cond = threading.Condition()
+
+    def put(self, frame: Frame) -> None:
+        with self._cond:
+            if len(self._frames) >= self._depth:
+                self._frames.popleft()  # its number is skipped: the recorder counts it as dropped
+            self._frames.append(frame)
+            self._cond.notify()
+
+    def fail(self, error: Exception) -> None:
+        with self._cond:
+            self._error = error
+            self._cond.notify()
+
+    def get(self, timeout_s: float) -> Frame | None:
+        """The oldest waiting frame, waiting up to ``timeout_s``; None when none came. Raises the reader's error."""
+        with self._cond:
+            if not self._frames and self._error is None:
+                self._cond.wait(timeout_s)
+            if self._frames:
+                return self._frames.popleft()
+            if self._error is not None:
+                raise self._error
+            return None
 
 
 def _free_bytes(path: Path) -> int:
@@ -172,6 +218,7 @@ class Recorder:
         self._freeze = FreezeDetector(self._thresholds.freeze_sample_s, self._thresholds.freeze_diff)
         self._meter = FrameMeter(self._thresholds.behind_window_s)
         self._painter: OverlayPainter | None = None
+        self._band_saved: Image = np.empty((0, 0, 3), dtype=np.uint8)  # the overlay band's clean pixels
         self._encoder_name: str | None = None
         self._encoder: FrameEncoder | None = None
         self._pts_origin_s = 0.0
@@ -200,7 +247,7 @@ class Recorder:
         return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> None:
-        """Start the recorder and storage threads (the source is opened on the recorder thread)."""
+        """Start the recorder and storage threads (the source is opened on the reader or recorder thread)."""
         if self._thread is not None:
             raise RuntimeError("recorder already started")
         self._ram_dir.mkdir(parents=True, exist_ok=True)
@@ -327,39 +374,75 @@ class Recorder:
 
     def _record_loop(self) -> None:
         source = self._source
-        step: Callable[[], None] | None = None
-        if source.delivers_packets and isinstance(source, PacketSource):
-            step = functools.partial(self._step_packets, source)
-        elif isinstance(source, FrameSource):
-            step = functools.partial(self._step_frames, source)
+        reader: threading.Thread | None = None
+        reader_done = threading.Event()
         try:
-            if step is None:
-                self._failed = f"{source!r} is neither a frame nor a packet source"
-                return
-            if not source.delivers_packets:
+            if source.delivers_packets and isinstance(source, PacketSource):
+                source.start()
+                while not self._stop.is_set():
+                    self._step_packets(source)
+                    self._check_health()
+            elif isinstance(source, FrameSource):
                 # Probed before the camera starts, so that the probe's cost is not paid on a frame's time.
                 self._encoder_name = choose_encoder(self._encoder_wanted)
-            source.start()
-            while not self._stop.is_set():
-                step()
-                self._check_health()
+                if self._settings.overlay:
+                    warm_up_text()
+                frames = _FrameQueue(self._settings.frame_queue)
+                reader = threading.Thread(
+                    target=self._read_loop, args=(source, frames, reader_done), name=f"camera-read-{self._name}"
+                )
+                reader.daemon = True
+                reader.start()
+                while not self._stop.is_set():
+                    self._step_frames(frames)
+                    self._check_health()
+                reader_done.set()
+                reader.join(_READER_JOIN_S)
+                # Frames the camera delivered before the stop still belong in the last segment.
+                while (frame := frames.get(0)) is not None:
+                    self._take_frame(frame)
+            else:
+                self._failed = f"{source!r} is neither a frame nor a packet source"
         except Exception as err:
             # A bug, not camera trouble (that is handled where it happens): report it loudly and stop.
             logger.exception("camera %s: recorder failed", self._name)
             self._failed = f"{type(err).__name__}: {err}"
         finally:
             self._close_segment(None)
-            try:
-                source.close()
-            except Exception:
-                logger.exception("camera %s: error while closing the source", self._name)
+            if reader is not None:
+                reader_done.set()  # the reader closes the source
+                reader.join(_READER_JOIN_S)
+            else:
+                self._close_source(source)
             self._check_health(force=True)
 
-    def _step_frames(self, source: FrameSource) -> None:
-        frame = source.read(_READ_TIMEOUT_S)
+    def _read_loop(self, source: FrameSource, frames: _FrameQueue, done: threading.Event) -> None:
+        """The reader thread: open the source, queue its frames until ``done``, close it."""
+        try:
+            source.start()
+            while not done.is_set():
+                frame = source.read(_READ_TIMEOUT_S)
+                if frame is not None:
+                    frames.put(frame)
+        except Exception as err:
+            frames.fail(err)  # raised in the recorder thread, which reports it
+        finally:
+            self._close_source(source)
+
+    def _close_source(self, source: CameraSource) -> None:
+        try:
+            source.close()
+        except Exception:
+            logger.exception("camera %s: error while closing the source", self._name)
+
+    def _step_frames(self, frames: _FrameQueue) -> None:
+        frame = frames.get(_READ_TIMEOUT_S)
         if frame is None:
             self._close_after_gap()
             return
+        self._take_frame(frame)
+
+    def _take_frame(self, frame: Frame) -> None:
         lost = 0
         if self._last_seq is not None and frame.seq > self._last_seq + 1:
             lost = frame.seq - self._last_seq - 1
@@ -372,9 +455,9 @@ class Recorder:
         self._last_input_s = frame.mono_s
         self._freeze.update(frame.image, frame.mono_s)
         if self._recording_allowed():
-            self._record_frame(frame, source)
+            self._record_frame(frame)
 
-    def _record_frame(self, frame: Frame, source: FrameSource) -> None:
+    def _record_frame(self, frame: Frame) -> None:
         writer = self._writer
         if writer is not None and (frame.width, frame.height) != (writer.width, writer.height):
             logger.warning("camera %s: picture size changed to %dx%d", self._name, frame.width, frame.height)
@@ -414,15 +497,17 @@ class Recorder:
             painter = self._painter
             if painter is None or painter.size != (frame.width, frame.height):
                 painter = self._painter = OverlayPainter(frame.width, frame.height, font_path=self._settings.font_path)
+                self._band_saved = np.empty_like(image[: painter.band_rows])
             rows = painter.band_rows
+            saved = self._band_saved
             with self._lock:
                 # Burn in, copy out, restore: the newest frame stays clean for photos with their own overlay.
-                saved = image[:rows].copy()
+                np.copyto(saved, image[:rows])
                 painter.paint(image, self._overlay, frame.wall_ms)
-                video_frame = FrameEncoder.prepare(image)
-                image[:rows] = saved
+                video_frame = encoder.frame_for(image)
+                np.copyto(image[:rows], saved)
         else:
-            video_frame = FrameEncoder.prepare(image)
+            video_frame = encoder.frame_for(image)
         try:
             for packet in encoder.encode(video_frame, pts, keyframe=keyframe):
                 self._route(packet)
