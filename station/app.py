@@ -322,6 +322,8 @@ class Station:
                     await loop.run_in_executor(self.writer, job)
                 except Exception:
                     logger.exception("housekeeping step %s failed", getattr(job, "__qualname__", job))
+            # Checkpoint the WAL here, on its own connection, so that it never lands inside a scan's COMMIT.
+            await loop.run_in_executor(None, self.store.checkpoint)
             if self.video is not None and time.monotonic() >= self._retention_due:
                 self._retention_due = time.monotonic() + self.settings.video.retention.every_s
                 try:

@@ -1,8 +1,9 @@
 """The Store: the single writer of the station's database and the source of event sequence numbers.
 
 A `Tx` (from `Store.transaction()`) is the only way to write. Each event appended in it gets the next
-gapless `seq`, a UUIDv7, the next hybrid-logical-clock value and its place in the hash chain; the clock's
-last value is persisted in the same transaction. Subscribers hear about events only after COMMIT returns,
+gapless `seq`, a UUIDv7, the next hybrid-logical-clock value and its place in the hash chain; the event row
+is the clock's persisted value (its `at`), committed in the same transaction, and the clock resumes from the
+last event at start. Subscribers hear about events only after COMMIT returns,
 so nothing is shown to a packer that a power cut could take back.
 """
 
@@ -22,11 +23,17 @@ from station.clock import Hlc, HybridLogicalClock, SyncState, WallClockMs, read_
 from station.events import SYSTEM, EventType, NewEvent
 from station.ids import uuid7
 from station.model import Order
-from station.store.database import RecoveryReport, open_checked
+from station.store.database import RecoveryReport, connect, open_checked
 from station.store.migrations import migrate
 from station.store.repository import Repository
 
 logger = logging.getLogger(__name__)
+
+# SQLite checkpoints the WAL inside the COMMIT that crosses `wal_autocheckpoint` pages: that scan then waits for
+# the copy into the database file and its fsync. The writer's threshold is therefore only a backstop (~40 MB of
+# WAL); the station checkpoints from housekeeping with `Store.checkpoint()`, on its own connection, PASSIVE, so
+# that no scan waits for it.
+WAL_AUTOCHECKPOINT_PAGES = 10_000
 
 Subscriber = Callable[[list[dict[str, Any]]], None]
 
@@ -136,10 +143,19 @@ class Store:
         self._head: tuple[int, str] | None = None  # (seq, hash) of the last committed event
         self.order_cache: dict[str, Order] = {}
         self._data_version = -1
+        self._checkpoint_lock = threading.Lock()
+        self._checkpoint_conn: sqlite3.Connection | None = None
+        self._closed = False
+        conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
         meta = {r["key"]: r["value"] for r in self.db.query("SELECT key, value FROM meta")}
         self.stream_epoch: str = meta["stream_epoch"]
         ms, counter = (int(x) for x in meta["hlc"].split(":"))
         self.clock = HybridLogicalClock(wall_ms, Hlc(ms, counter))
+        # Every event carries the clock value it was issued at, committed with it: resume after the last one.
+        # (Databases written before this rule also kept the value in `meta`; the later of the two wins.)
+        last = conn.execute("SELECT at_ms, at_counter FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        if last is not None:
+            self.clock.restore(Hlc(int(last[0]), int(last[1])))
 
     @classmethod
     def open(
@@ -198,8 +214,36 @@ class Store:
 
     def close(self) -> None:
         """Close the database (the WAL is checkpointed by SQLite)."""
+        with self._checkpoint_lock:
+            self._closed = True
+            if self._checkpoint_conn is not None:
+                self._checkpoint_conn.close()
+                self._checkpoint_conn = None
         with self._lock:
             self.conn.close()
+
+    def checkpoint(self) -> tuple[int, int] | None:
+        """Copy committed WAL pages into the database file; return (pages in the WAL, pages copied).
+
+        PASSIVE, on a connection of its own: it neither waits for nor blocks the writer, so call it from a
+        thread other than the writer's (housekeeping). Once every page is copied, the writer starts the WAL
+        from its beginning again, so the file stops growing. A failure is logged and answered with None; the
+        writer's `wal_autocheckpoint` backstop still bounds the WAL. After `close()` it does nothing.
+        """
+        with self._checkpoint_lock:
+            if self._closed:
+                return None
+            try:
+                if self._checkpoint_conn is None:
+                    self._checkpoint_conn = connect(self.path)
+                row = self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            except sqlite3.Error:
+                logger.exception("WAL checkpoint of %s failed", self.path)
+                return None
+        busy, wal_pages, copied = (int(x) for x in row)
+        if busy:
+            logger.debug("WAL checkpoint of %s could not run (busy)", self.path)
+        return wal_pages, copied
 
     def subscribe(self, callback: Subscriber) -> None:
         """Call `callback(events)` after every commit that appended events. Callbacks must not block."""
@@ -214,9 +258,6 @@ class Store:
                 self._drop_caches_if_written_elsewhere()
                 tx = Tx(self)
                 yield tx
-                if tx.events:
-                    last = self.clock.last
-                    self.conn.execute("UPDATE meta SET value = ? WHERE key = 'hlc'", [f"{last.ms}:{last.counter}"])
                 self.conn.execute("COMMIT")
             except BaseException:
                 if self.conn.in_transaction:

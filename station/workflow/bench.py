@@ -76,11 +76,22 @@ class _Scan:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _raw_bytes(raw: bytes | str) -> bytes:
+    """The bytes of a raw read, for the event log. A `str` may carry lone surrogates (a lossy decode upstream,
+    or a `\\ud800` escape in JSON): surrogateescape restores the original bytes where it can, and
+    surrogatepass shows any other surrogate as it is, so that recording a refusal can never fail."""
+    if not isinstance(raw, str):
+        return bytes(raw)
+    try:
+        return raw.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return raw.encode("utf-8", "surrogatepass")
+
+
 def _code_for_event(reading: Reading, raw: bytes | str) -> str:
     if reading.text:
         return reading.text[:MAX_CODE_IN_EVENT]
-    data = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw
-    return "hex:" + data[: (MAX_CODE_IN_EVENT - 4) // 2].hex()
+    return "hex:" + _raw_bytes(raw)[: (MAX_CODE_IN_EVENT - 4) // 2].hex()
 
 
 class BenchWorkflow:
@@ -788,7 +799,7 @@ class BenchWorkflow:
             )
         line.verified += qty
         order.version += 1
-        tx.repo.save_order_state(order, tx.wall_now_ms(), lines=[line])
+        tx.repo.save_verified(order, tx.wall_now_ms(), line)
         env = tx.append(
             NewEvent(
                 EventType.ITEM_VERIFIED,
@@ -828,7 +839,7 @@ class BenchWorkflow:
         seq = None
         try:
             with self.store.transaction() as tx:
-                data = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw
+                data = _raw_bytes(raw)
                 env = tx.append(
                     NewEvent(
                         EventType.SCAN_REJECTED,

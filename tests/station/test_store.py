@@ -11,6 +11,7 @@ from station.events import SYSTEM, EventType, NewEvent, verify_chain
 from station.intake import intake_order
 from station.store import Store
 from station.store.migrations import MIGRATIONS
+from station.store.repository import ORDER_CACHE_SIZE
 
 
 def _append(store: Store, n: int) -> list[int]:
@@ -149,3 +150,55 @@ def test_another_writer_process_does_not_leave_the_caches_stale(tmp_path: Path) 
     assert verify_chain(service.events_from(1), service.stream_epoch).ok
     service.close()
     cli.close()
+
+
+def test_clock_resumes_after_the_last_event_when_the_wall_clock_went_back(tmp_path: Path) -> None:
+    """The event row is the persisted clock: a reboot without RTC (wall clock behind) never issues an earlier `at`."""
+    path = tmp_path / "station.db"
+    wall = [1_800_000_000_000]
+    first = Store.open(path, wall_ms=lambda: wall[0], boot_id="b1")
+    _append(first, 3)
+    last_at = first.events_from(3, 1)[0]["at"]
+    first.close()
+    wall[0] -= 3_600_000
+    second = Store.open(path, wall_ms=lambda: wall[0], boot_id="b2")
+    _append(second, 1)
+    at = second.events_from(4, 1)[0]["at"]
+    assert (at["ms"], at["counter"]) > (last_at["ms"], last_at["counter"])
+    second.close()
+
+
+def test_checkpoint_copies_the_wal_and_lets_it_start_over(store: Store) -> None:
+    """Housekeeping's checkpoint empties the WAL without the writer's help; the writer only has a backstop."""
+    assert store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] >= 1000
+    _append(store, 20)
+    result = store.checkpoint()
+    assert result is not None
+    wal_pages, copied = result
+    assert wal_pages > 0
+    assert copied == wal_pages
+    _append(store, 1)  # the writer restarts the WAL from its beginning
+    again = store.checkpoint()
+    assert again is not None
+    assert 0 < again[0] < wal_pages
+    assert verify_chain(store.events_from(1), store.stream_epoch).ok
+
+
+def test_checkpoint_after_close_does_nothing(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "station.db")
+    _append(store, 1)
+    assert store.checkpoint() is not None
+    store.close()
+    assert store.checkpoint() is None
+
+
+def test_order_cache_is_bounded(store: Store) -> None:
+    for n in range(ORDER_CACHE_SIZE + 10):
+        assert intake_order(store, order_doc(order_id=f"SO20260205-{n:04d}"), HUB).ok
+    with store.transaction() as tx:
+        for n in range(ORDER_CACHE_SIZE + 10):
+            assert tx.repo.order(f"SO20260205-{n:04d}") is not None
+        assert tx.repo.order("SO20260205-0000") is not None  # evicted earlier, read again
+    assert len(store.order_cache) == ORDER_CACHE_SIZE
+    assert "SO20260205-0000" in store.order_cache
+    assert "SO20260205-0001" not in store.order_cache
