@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from station.api import API_PREFIX
 from station.api.problems import ApiProblem, problem_responses
+from station.api.schemas import AuditReason
 from station.api.security import context, require
 from station.auth import ApiRole, Principal
 from station.model import Order
@@ -38,7 +39,7 @@ class ReprintIn(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"reason": "label torn", "rerender": False}]}
     )
 
-    reason: str = Field(min_length=1, max_length=500, description="Why the label is printed again (audited).")
+    reason: AuditReason = Field(description="Why the label is printed again (audited).")
     rerender: bool = Field(False, description="Make it from the order now instead of repeating the printed label.")
 
 
@@ -50,7 +51,7 @@ class ResolveIn(BaseModel):
     )
 
     printed: bool = Field(description="True: the label came out (the job becomes done); False: it did not.")
-    reason: str = Field(min_length=1, max_length=500, description="What the person saw (audited).")
+    reason: AuditReason = Field(description="What the person saw (audited).")
 
 
 class PrintRequestOut(BaseModel):

@@ -1,8 +1,12 @@
 """Request and response bodies of the HTTP API, with examples for the OpenAPI document."""
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+# An audited reason must say something: the pattern makes "only blanks" a schema violation (422 at the door),
+# so a schema-valid reason is never refused later as ``reason_required``.
+AuditReason = Annotated[str, Field(min_length=1, max_length=500, pattern=r"\S")]
 
 
 class ScanIn(BaseModel):
@@ -187,7 +191,7 @@ class DisputeIn(BaseModel):
     )
 
     disputed: bool = Field(description="True: keep the order's clip and photos until unflagged.")
-    reason: str = Field(min_length=1, max_length=500, description="Why (a ticket number, the customer's claim).")
+    reason: AuditReason = Field(description="Why (a ticket number, the customer's claim).")
 
 
 class DisputeOut(BaseModel):

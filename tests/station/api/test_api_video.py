@@ -233,6 +233,12 @@ def test_clip_on_demand_while_packing_and_dispute_of_unknown_order(video: VideoS
     assert hashlib.sha256(served.content).hexdigest() == clip["sha256"]
     flag = {"disputed": True, "reason": "x"}
     assert video.client.put("/api/v1/orders/NOPE-1/dispute", json=flag, headers=video.sv).status_code == 404
+    # A reason of blanks alone is refused at the door, before the order is looked up (CI found "\x1c").
+    for blank in (" \t", "\u3000", "\x1c"):
+        refused = video.client.put(
+            "/api/v1/orders/NOPE-1/dispute", json={"disputed": True, "reason": blank}, headers=video.sv
+        )
+        assert refused.status_code == 422, (blank, refused.text)
     assert video.client.put(f"/api/v1/orders/{order_id}/dispute", json=flag, headers=video.bench).status_code == 403
 
 
