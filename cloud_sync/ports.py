@@ -27,7 +27,7 @@ class Outbox(Protocol):
         ...
 
     def mark_acked(self, through_seq: int) -> int:
-        """Record that the hub committed every event up to `through_seq`; return how many rows changed."""
+        """Record that the hub committed every event up to `through_seq`; return how many events that newly covers."""
         ...
 
     def backlog(self) -> int:

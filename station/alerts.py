@@ -149,12 +149,12 @@ class AlertMonitor:
             self._clear(tx, "queue_backlog")
 
     def _role_conflicts(self, tx: Tx, now: int) -> None:
-        since = now - int(self.settings.conflict_window_h * 3_600_000)
+        first_seq = tx.repo.first_seq_since(now - int(self.settings.conflict_window_h * 3_600_000))
         rows = tx.repo.db.query(
             "SELECT order_id, group_concat(DISTINCT json_extract(actor, '$.role')) AS roles FROM events "
-            "WHERE at_ms >= ? AND order_id IS NOT NULL AND type IN (?, ?) GROUP BY order_id "
+            "WHERE seq >= ? AND order_id IS NOT NULL AND type IN (?, ?) GROUP BY order_id "
             "HAVING count(DISTINCT json_extract(actor, '$.role')) >= ?",
-            [since, EventType.STATUS_CHANGED, EventType.ORDER_UPDATED, self.settings.conflict_roles],
+            [first_seq, EventType.STATUS_CHANGED, EventType.ORDER_UPDATED, self.settings.conflict_roles],
         )
         conflicts = {r["order_id"]: {"roles": sorted(str(r["roles"]).split(","))} for r in rows}
         self._sync_per_subject(tx, "role_conflict", conflicts)

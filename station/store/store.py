@@ -35,6 +35,9 @@ logger = logging.getLogger(__name__)
 # that no scan waits for it.
 WAL_AUTOCHECKPOINT_PAGES = 10_000
 
+# The outbox watermark in `meta`: every event with seq at or below it is committed at the hub.
+_ACKED_THROUGH = "outbox.acked_through"
+
 Subscriber = Callable[[list[dict[str, Any]]], None]
 
 
@@ -151,9 +154,12 @@ class Store:
         self.stream_epoch: str = meta["stream_epoch"]
         ms, counter = (int(x) for x in meta["hlc"].split(":"))
         self.clock = HybridLogicalClock(wall_ms, Hlc(ms, counter))
-        # Every event carries the clock value it was issued at, committed with it: resume after the last one.
-        # (Databases written before this rule also kept the value in `meta`; the later of the two wins.)
-        last = conn.execute("SELECT at_ms, at_counter FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        # (Databases written before events carried the clock also kept it in `meta`; the later of the two wins.)
+        self._resume_clock_after_last_event()
+
+    def _resume_clock_after_last_event(self) -> None:
+        # Every event carries the clock value it was issued at, committed with it: continue after the last one.
+        last = self.conn.execute("SELECT at_ms, at_counter FROM events ORDER BY seq DESC LIMIT 1").fetchone()
         if last is not None:
             self.clock.restore(Hlc(int(last[0]), int(last[1])))
 
@@ -278,9 +284,12 @@ class Store:
 
     def _drop_caches_if_written_elsewhere(self) -> None:
         # data_version changes when another connection (e.g. a `station` CLI command) commits to the file.
+        # Its events may carry a later clock than ours: event time stays non-decreasing in seq, which time
+        # windows over events rely on (`Repository.first_seq_since`).
         version = int(self.conn.execute("PRAGMA data_version").fetchone()[0])
         if version != self._data_version:
             self._drop_caches()
+            self._resume_clock_after_last_event()
             self._data_version = version
 
     @contextmanager
@@ -305,27 +314,45 @@ class Store:
     def unacked(self, limit: int = 1000) -> list[dict[str, Any]]:
         """The oldest events the hub has not acknowledged yet."""
         with self._lock:
-            rows = self.db.query("SELECT * FROM events WHERE acked = 0 ORDER BY seq LIMIT ?", [limit])
+            rows = self.db.query(
+                "SELECT * FROM events WHERE seq > (SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?) "
+                "ORDER BY seq LIMIT ?",
+                [_ACKED_THROUGH, limit],
+            )
             return [envelope_from_row(r) for r in rows]
 
     def mark_acked(self, through_seq: int) -> int:
-        """The hub committed every event up to `through_seq`; return how many rows changed."""
+        """The hub committed every event up to `through_seq`; return how many events that newly covers.
+
+        The watermark only moves forward and never past the last event: an older ack (a hub restarted from a
+        backup, a duplicate delivery) changes nothing.
+        """
         with self._lock:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
-                cur = self.conn.execute("UPDATE events SET acked = 1 WHERE acked = 0 AND seq <= ?", [through_seq])
+                before = self._acked_through()
+                after = max(before, min(through_seq, self._last_seq()))
+                if after != before:
+                    self.conn.execute("UPDATE meta SET value = ? WHERE key = ?", [str(after), _ACKED_THROUGH])
                 self.conn.execute("COMMIT")
             except BaseException:
                 self.conn.execute("ROLLBACK")
                 raise
-            return int(cur.rowcount)
+            return after - before
 
     def backlog(self) -> int:
-        """How many events wait for the hub's acknowledgement."""
+        """How many events wait for the hub's acknowledgement (seq is gapless, so a subtraction)."""
         with self._lock:
-            return int(self.conn.execute("SELECT count(*) FROM events WHERE acked = 0").fetchone()[0])
+            return self._last_seq() - self._acked_through()
 
     def last_seq(self) -> int:
         """The highest seq in the stream (0 when empty)."""
         with self._lock:
-            return int(self.conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])
+            return self._last_seq()
+
+    def _last_seq(self) -> int:
+        return int(self.conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])
+
+    def _acked_through(self) -> int:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", [_ACKED_THROUGH]).fetchone()
+        return int(row[0])

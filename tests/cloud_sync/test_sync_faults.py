@@ -102,7 +102,7 @@ def _hub_acked(db: Path, epoch: str) -> int:
 
 def _station_done(db: Path) -> tuple[int, str]:
     conn = sqlite3.connect(db, timeout=10)
-    acked = conn.execute("SELECT coalesce(max(seq), 0) FROM events WHERE acked = 1").fetchone()[0]
+    acked = conn.execute("SELECT value FROM meta WHERE key = 'outbox.acked_through'").fetchone()[0]
     epoch = conn.execute("SELECT value FROM meta WHERE key = 'stream_epoch'").fetchone()[0]
     conn.close()
     return int(acked), str(epoch)

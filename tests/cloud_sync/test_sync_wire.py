@@ -134,7 +134,7 @@ def test_station_restarted_from_an_older_acked_position(tmp_path: Path, store: S
         # The station lost its record of the last acks (e.g. restored from an older copy): 101..600 go again.
         conn = sqlite3.connect(tmp_path / "station.db", timeout=10)
         with conn:
-            conn.execute("UPDATE events SET acked = 0 WHERE seq > 100")
+            conn.execute("UPDATE meta SET value = '100' WHERE key = 'outbox.acked_through'")
         conn.close()
         assert store.backlog() == 500
         append_events(store, 20)

@@ -130,6 +130,69 @@ def test_ack_moves_the_backlog(store: Store) -> None:
     assert store.mark_acked(6) == 6
     assert [e["seq"] for e in store.unacked()] == [7, 8, 9, 10]
     assert store.mark_acked(6) == 0  # idempotent
+    assert store.mark_acked(3) == 0  # an older ack never moves the watermark back
+    assert store.backlog() == 4
+    assert store.mark_acked(99) == 4  # an ack past the stream's head covers only what exists
+    assert store.unacked() == []
+    assert store.backlog() == 0
+    _append(store, 2)
+    assert [e["seq"] for e in store.unacked()] == [11, 12]
+    assert store.backlog() == 2
+
+
+def test_ack_watermark_survives_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "station.db"
+    first = Store.open(path)
+    _append(first, 5)
+    first.mark_acked(3)
+    first.close()
+    second = Store.open(path)
+    assert [e["seq"] for e in second.unacked()] == [4, 5]
+    second.close()
+
+
+def test_schema_7_outbox_flags_become_the_watermark(tmp_path: Path) -> None:
+    """Upgrading keeps what the hub acknowledged: the first unacked row sets the watermark."""
+    path = tmp_path / "station.db"
+    store = Store.open(path)
+    _append(store, 6)
+    store.close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    # Back to schema 7 as it was: the per-row flag and its two indexes; seq 1..4 acked.
+    conn.executescript(
+        "DELETE FROM meta WHERE key = 'outbox.acked_through';"
+        "ALTER TABLE events ADD COLUMN acked INTEGER NOT NULL DEFAULT 0;"
+        "CREATE INDEX events_unacked ON events(seq) WHERE acked = 0;"
+        "CREATE INDEX events_by_time ON events(at_ms);"
+        "UPDATE events SET acked = 1 WHERE seq <= 4;"
+        "PRAGMA user_version = 7;"
+    )
+    conn.close()
+    upgraded = Store.open(path)
+    assert [e["seq"] for e in upgraded.unacked()] == [5, 6]
+    columns = {r[1] for r in upgraded.conn.execute("PRAGMA table_info(events)")}
+    indexes = {r[1] for r in upgraded.conn.execute("PRAGMA index_list(events)")}
+    assert "acked" not in columns
+    assert indexes == {"events_by_order"}
+    assert verify_chain(upgraded.events_from(1), upgraded.stream_epoch).ok
+    upgraded.close()
+
+
+def test_first_seq_since_finds_the_window_start(tmp_path: Path) -> None:
+    wall = [1_800_000_000_000]
+    store = Store.open(tmp_path / "station.db", wall_ms=lambda: wall[0])
+    with store.reading() as repo:
+        assert repo.first_seq_since(0) == 1  # an empty stream
+    times = {_append(store, 1)[0]: wall[0]}
+    for step in (5, 0, 0, 7, 1000, 0):  # equal wall readings too (the HLC counter then moves)
+        wall[0] += step
+        times[_append(store, 1)[0]] = wall[0]
+    with store.reading() as repo:
+        for at in times.values():
+            assert repo.first_seq_since(at) == min(s for s, t in times.items() if t >= at)
+        assert repo.first_seq_since(wall[0] + 1) == max(times) + 1
+        assert repo.first_seq_since(0) == 1
+    store.close()
 
 
 def test_another_writer_process_does_not_leave_the_caches_stale(tmp_path: Path) -> None:
@@ -148,6 +211,22 @@ def test_another_writer_process_does_not_leave_the_caches_stale(tmp_path: Path) 
         seq = tx.append(NewEvent("test.event", SYSTEM))["seq"]
     assert seq == expected_seq
     assert verify_chain(service.events_from(1), service.stream_epoch).ok
+    service.close()
+    cli.close()
+
+
+def test_event_time_stays_ordered_when_another_writer_ran_ahead(tmp_path: Path) -> None:
+    """A CLI whose wall clock is ahead writes an event: the service's next event is not earlier than it."""
+    path = tmp_path / "station.db"
+    service_wall, cli_wall = [1_800_000_000_000], [1_800_000_060_000]
+    service = Store.open(path, wall_ms=lambda: service_wall[0])
+    _append(service, 1)
+    cli = Store.open(path, wall_ms=lambda: cli_wall[0])
+    _append(cli, 1)
+    _append(service, 1)
+    ats = [(e["at"]["ms"], e["at"]["counter"]) for e in service.events_from(1)]
+    assert ats == sorted(ats)
+    assert ats[2] > ats[1]
     service.close()
     cli.close()
 
