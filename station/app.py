@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -23,7 +23,6 @@ from drivers import printers
 from drivers.scanners import RawScan, ScanSource, open_scanner
 from firmware_bridge import BenchController
 from station.adapters.bench_io import BenchIo
-from station.adapters.camera import CameraBackend
 from station.adapters.hub_commands import StationCommands, apply_stored_config
 from station.adapters.sync_runner import SyncRunner
 from station.alerts import AlertMonitor
@@ -39,6 +38,9 @@ from station.prioritizer import reevaluate_open_orders
 from station.store import Store
 from station.video import VideoService
 from station.workflow import BenchDevices, BenchWorkflow
+
+if TYPE_CHECKING:
+    from station.adapters.camera import CameraBackend
 
 logger = logging.getLogger(__name__)
 
@@ -170,6 +172,9 @@ class Station:
 
     def _wire_camera(self, settings: Settings, url: str) -> None:
         """Record the bench camera under `<data_dir>/video`; index segments, follow orders, take photos."""
+        # lazy: OpenCV and PyAV cost ~30 MB of RSS, which a station without a camera keeps
+        from station.adapters.camera import CameraBackend  # noqa: PLC0415
+
         data_dir = settings.station.data_dir
         self.camera = CameraBackend(
             url,
