@@ -3,7 +3,8 @@
 Feedback patterns map to lamp and buzzer patterns so that each outcome sounds and looks different: a wrong item
 is three short beeps on a blinking red, a blocked order a continuous alarm until the next good scan, and so
 on. A device that is down has a pattern of its own (fast-blinking amber and the protocol's `fault` buzzer), unlike
-both "needs supervisor" and the controller's safe state (slow-blinking amber, silent). `signal` may be called from
+both "needs supervisor" and the controller's safe state (slow-blinking amber, silent); while it stays down, a
+good scan's green gives way to the fault light again after a few seconds. `signal` may be called from
 any thread (the workflow signals from the database thread); the commands are sent on the event loop. A pedal press
 becomes a command scan (COMPLETE by default).
 """
@@ -17,6 +18,10 @@ from firmware_bridge import BenchController, BenchEvent, ConnectionChanged, Devi
 from station.model import Feedback
 
 logger = logging.getLogger(__name__)
+
+# Device faults that report something that happened rather than a state: `event_overflow` means the controller's
+# event backlog was full while the host was away and its oldest event (a pedal press, a weight) was lost.
+NOTICE_FAULTS = frozenset({"event_overflow"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +45,9 @@ FEEDBACK_OUTPUT: dict[Feedback, Output] = {
     Feedback.DEVICE_FAULT: Output(amber="fast_blink", buzzer="fault"),
     Feedback.DEVICE_OK: Output(buzzer="off"),
 }
+# The device-fault light without its sound: shown again after a good scan while a device is still down.
+FAULT_LIGHT_ONLY = Output(amber="fast_blink")
+RESTORE_FAULT_AFTER_S = 3.0
 
 
 class BenchIo:
@@ -63,6 +71,10 @@ class BenchIo:
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._showing: Feedback | None = None
+        self._signals = 0  # counts signals, so that a delayed restore knows whether another came since
+        self._device_fault = False  # a device is down (between DEVICE_FAULT and DEVICE_OK)
+        # A good scan shows green for this long, then the device-fault light comes back while a device is down.
+        self.restore_fault_after_s = RESTORE_FAULT_AFTER_S
         controller.on_event(self._handle_event)
 
     async def start(self) -> None:
@@ -88,10 +100,26 @@ class BenchIo:
             # The controller shows its own safe state; a fault pattern kept for it would be restored on replug and
             # sound on after the controller's own alert has cleared.
             return
-        if feedback is Feedback.DEVICE_OK and self._showing is not Feedback.DEVICE_FAULT:
-            return  # a scan has replaced the fault pattern since: leave its feedback alone
+        if feedback is Feedback.DEVICE_FAULT:
+            self._device_fault = True
+        elif feedback is Feedback.DEVICE_OK:
+            self._device_fault = False
+            if self._showing is not Feedback.DEVICE_FAULT:
+                return  # a scan has replaced the fault pattern since: leave its feedback alone
         self._showing = feedback
+        self._signals += 1
         loop.call_soon_threadsafe(self._spawn, output)
+        if feedback is Feedback.OK and self._device_fault:
+            # A device is still down: after the green, the fault light comes back (silently), so that the packer
+            # is not left with "all good" while, say, the printer is off. Refusals keep their pattern until the
+            # next scan: they ask the packer to act.
+            loop.call_soon_threadsafe(loop.call_later, self.restore_fault_after_s, self._restore_fault, self._signals)
+
+    def _restore_fault(self, signals_then: int) -> None:
+        if self._stopping or not self._device_fault or self._signals != signals_then:
+            return
+        self._showing = Feedback.DEVICE_FAULT
+        self._spawn(FAULT_LIGHT_ONLY)
 
     def _spawn(self, output: Output) -> None:
         task = asyncio.get_running_loop().create_task(self._show(output))
@@ -122,5 +150,11 @@ class BenchIo:
             self._on_pedal(self.bench_id, self.pedal_command)
         elif isinstance(event, ConnectionChanged):
             self._on_device_state("controller", event.connected, event.reason)
+        elif isinstance(event, DeviceFault) and event.code in NOTICE_FAULTS:
+            # Not a state: the controller says it once per session and never clears it. Record it as an alert
+            # raised and cleared at once, so that it is on the timeline without standing forever.
+            logger.warning("bench controller at %s: %s", self.bench_id, event.code)
+            self._on_device_state(f"controller:{event.code}", False, event.code)
+            self._on_device_state(f"controller:{event.code}", True, "")
         elif isinstance(event, DeviceFault):
             self._on_device_state(f"controller:{event.code}", not event.active, event.code)

@@ -9,6 +9,7 @@ from typing import Any
 from benchkit import ADMIN, FOOD, HUB, order_doc
 
 from drivers.scanners import SimScanner
+from firmware_bridge import DeviceFault
 from firmware_bridge.core import patterns
 from station.adapters.bench_io import FEEDBACK_OUTPUT
 from station.alerts import active_alerts
@@ -126,6 +127,62 @@ def test_unplugged_controller_raises_and_clears_an_alert(tmp_path: Path) -> None
         await _eventually(lambda: ("device_down", "controller") in _alerts(station), timeout_s=20)
         controller.emulator.replug()
         await _eventually(lambda: ("device_down", "controller") not in _alerts(station), timeout_s=20)
+
+    _run(tmp_path, body)
+
+
+def test_the_fault_light_returns_after_a_good_scan_while_a_device_is_down(tmp_path: Path) -> None:
+    fault = {"red": "off", "amber": "fast_blink", "green": "off"}
+    green = {"red": "off", "amber": "off", "green": "steady"}
+    wrong = {"red": "blink", "amber": "off", "green": "off"}
+
+    async def body(station: Station) -> None:
+        assert station.bench_io is not None
+        station.bench_io.restore_fault_after_s = 0.3
+        emulator = station.bench_io.controller.emulator
+        assert emulator is not None
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(station.writer, station.alerts.device_state, "printer", False, "paper out")
+        await _eventually(lambda: emulator.light == fault)
+        sounds = len(emulator.buzzer_log)
+        assert (await _scan(station, "OP-001")).accepted
+        await _eventually(lambda: emulator.light == green)
+        await _eventually(lambda: emulator.light == fault)  # the printer is still down
+        await asyncio.sleep(0.2)
+        assert emulator.buzzer_log[sounds:] == ["ok"]  # the light came back without sounding the fault again
+        assert (await _scan(station, DOC["order_id"])).accepted
+        assert (await _scan(station, "6920000000005")).reason == "wrong_item"
+        await _eventually(lambda: emulator.light == wrong)
+        await asyncio.sleep(0.6)
+        assert emulator.light == wrong  # a refusal keeps its pattern until the next scan
+        await loop.run_in_executor(station.writer, station.alerts.device_state, "printer", True, "")
+        assert (await _scan(station, FOOD)).accepted
+        await _eventually(lambda: emulator.light == green)
+        await asyncio.sleep(0.6)
+        assert emulator.light == green  # every device is up: green stays
+
+    _run(tmp_path, body)
+
+
+def test_an_event_overflow_is_recorded_but_does_not_stand(tmp_path: Path) -> None:
+    """The controller reports a full event backlog once and never clears it: a notice, not a device down."""
+
+    async def body(station: Station) -> None:
+        assert station.bench_io is not None
+        station.bench_io.controller._emit(DeviceFault("event_overflow", True))
+        subject = "controller:event_overflow"
+
+        def recorded() -> list[str]:
+            return [
+                e["type"]
+                for e in station.store.events_from(1)
+                if e["type"].startswith("alert.") and e["data"].get("subject") == subject
+            ]
+
+        await _eventually(lambda: recorded() == ["alert.raised", "alert.cleared"])
+        assert ("device_down", subject) not in _alerts(station)
+        station.bench_io.controller._emit(DeviceFault("scale_timeout", True))  # a state fault stands until cleared
+        await _eventually(lambda: ("device_down", "controller:scale_timeout") in _alerts(station))
 
     _run(tmp_path, body)
 
