@@ -19,7 +19,6 @@ from typing import Any, Protocol, TypeVar
 
 from station.events import SYSTEM, EventType, NewEvent
 from station.store import Store
-from station.video.evidence import build_evidence
 from station.video.settings import RetentionSettings, VideoSettings
 
 logger = logging.getLogger(__name__)
@@ -362,6 +361,9 @@ class VideoService:
             files["clip.mp4"] = self.data_dir / clip["path"]
         for photo in photos:
             files[f"photos/{photo['n']}.jpg"] = self.data_dir / photo["path"]
+        # lazy: the signing library costs ~10 MB of RSS, for a bundle a supervisor asks for now and then
+        from station.video.evidence import build_evidence  # noqa: PLC0415
+
         return build_evidence(
             self.data_dir,
             order_id=order_id,

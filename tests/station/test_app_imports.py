@@ -1,10 +1,11 @@
-"""What the service loads: a station without a camera keeps OpenCV and PyAV (~30 MB of RSS) out of memory."""
+"""What the service loads: a station without a camera keeps OpenCV and PyAV (~30 MB of RSS) out of memory, and
+the signing library (~10 MB) waits for the first evidence bundle."""
 
 import subprocess
 import sys
 from pathlib import Path
 
-CAMERA_STACK = ("cv2", "av", "drivers.cameras")
+HEAVY = ("av", "cryptography", "cv2", "drivers.cameras")
 
 PROBE = f"""
 import sys
@@ -13,7 +14,7 @@ from station.app import Station
 from station.config import load_settings
 settings = load_settings(None, environ={{"STATION_DATA": sys.argv[1], "STATION_DEVICES__CAMERA": sys.argv[2]}})
 station = Station.build(settings)
-print(station.camera is not None, sorted(m for m in {CAMERA_STACK!r} if m in sys.modules))
+print(station.camera is not None, sorted(m for m in {HEAVY!r} if m in sys.modules))
 """
 
 
