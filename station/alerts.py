@@ -31,30 +31,25 @@ AlertKey = tuple[str, str]  # (alert, subject); subject "" for station-wide aler
 
 
 def active_alerts(store: Store) -> list[dict[str, Any]]:
-    """Alerts raised and not cleared since, newest first."""
+    """Alerts raised and not cleared since, newest first (from the table `Tx.append` keeps with the events)."""
     with store.reading() as repo:
         rows = list(
             repo.db.query(
-                "SELECT seq, type, order_id, at_ms, at_counter, data FROM events WHERE type IN (?, ?) ORDER BY seq",
-                [EventType.ALERT_RAISED, EventType.ALERT_CLEARED],
+                "SELECT a.alert, a.subject, e.seq, e.order_id, e.at_ms, e.at_counter, e.data FROM alerts_active a "
+                "JOIN events e ON e.seq = a.seq ORDER BY e.seq DESC"
             )
         )
-    active: dict[AlertKey, dict[str, Any]] = {}
-    for row in rows:
-        data = json.loads(row["data"])
-        key = (str(data.get("alert")), str(data.get("subject") or ""))
-        if row["type"] == EventType.ALERT_RAISED:
-            active[key] = {
-                "alert": key[0],
-                "subject": key[1],
-                "seq": row["seq"],
-                "at": {"ms": row["at_ms"], "counter": row["at_counter"]},
-                "order_id": row["order_id"],
-                "data": data,
-            }
-        else:
-            active.pop(key, None)
-    return sorted(active.values(), key=lambda a: -int(a["seq"]))
+    return [
+        {
+            "alert": row["alert"],
+            "subject": row["subject"],
+            "seq": row["seq"],
+            "at": {"ms": row["at_ms"], "counter": row["at_counter"]},
+            "order_id": row["order_id"],
+            "data": json.loads(row["data"]),
+        }
+        for row in rows
+    ]
 
 
 class AlertMonitor:

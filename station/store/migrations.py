@@ -276,6 +276,24 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE events_v8 RENAME TO events;
     CREATE INDEX events_by_order ON events(order_id, seq);
     """,
+    # 9: the alerts that are raised and not cleared, kept by `Tx.append` with their events, so that listing
+    # them does not read the whole event log; filled here by replaying the alert events already written
+    """
+    CREATE TABLE alerts_active (
+        alert TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (alert, subject)
+    );
+    INSERT INTO alerts_active (alert, subject, seq)
+    SELECT alert, subject, seq FROM (
+        SELECT coalesce(json_extract(data, '$.alert'), 'None') AS alert,
+               coalesce(json_extract(data, '$.subject'), '') AS subject, seq, type,
+               row_number() OVER (PARTITION BY coalesce(json_extract(data, '$.alert'), 'None'),
+                                  coalesce(json_extract(data, '$.subject'), '') ORDER BY seq DESC) AS latest
+        FROM events WHERE type IN ('alert.raised', 'alert.cleared'))
+    WHERE latest = 1 AND type = 'alert.raised';
+    """,
 )
 
 

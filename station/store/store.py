@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 # that no scan waits for it.
 WAL_AUTOCHECKPOINT_PAGES = 10_000
 
+_ALERT_TYPES = frozenset({EventType.ALERT_RAISED, EventType.ALERT_CLEARED})
+
 # The outbox watermark in `meta`: every event with seq at or below it is committed at the hub.
 _ACKED_THROUGH = "outbox.acked_through"
 
@@ -109,10 +111,24 @@ class Tx:
                 envelope["hash"],
             ],
         )
+        if event.type in _ALERT_TYPES:
+            self._track_alert(envelope)
         self._last_seq += 1
         self._last_hash = envelope["hash"]
         self.events.append(envelope)
         return envelope
+
+    def _track_alert(self, envelope: dict[str, Any]) -> None:
+        # Whoever raises or clears an alert (the alert monitor, the print queue, recovery), the table of active
+        # alerts changes in the same transaction as the event that says so.
+        data = envelope["data"]
+        key = [str(data.get("alert")), str(data.get("subject") or "")]
+        if envelope["type"] == EventType.ALERT_RAISED:
+            self._store.db.execute(
+                "INSERT OR REPLACE INTO alerts_active (alert, subject, seq) VALUES (?, ?, ?)", [*key, envelope["seq"]]
+            )
+        else:
+            self._store.db.execute("DELETE FROM alerts_active WHERE alert = ? AND subject = ?", key)
 
     def wall_now_ms(self) -> int:
         """The clock's time for decisions inside this transaction (idle lock, windows), never going back."""

@@ -7,6 +7,7 @@ import pytest
 from benchkit import HUB, order_doc
 
 from cloud_sync.chain import event_hash
+from station.alerts import active_alerts
 from station.events import SYSTEM, EventType, NewEvent, verify_chain
 from station.intake import intake_order
 from station.store import Store
@@ -161,6 +162,7 @@ def test_schema_7_outbox_flags_become_the_watermark(tmp_path: Path) -> None:
     # Back to schema 7 as it was: the per-row flag and its two indexes; seq 1..4 acked.
     conn.executescript(
         "DELETE FROM meta WHERE key = 'outbox.acked_through';"
+        "DROP TABLE alerts_active;"
         "ALTER TABLE events ADD COLUMN acked INTEGER NOT NULL DEFAULT 0;"
         "CREATE INDEX events_unacked ON events(seq) WHERE acked = 0;"
         "CREATE INDEX events_by_time ON events(at_ms);"
@@ -281,3 +283,30 @@ def test_order_cache_is_bounded(store: Store) -> None:
     assert len(store.order_cache) == ORDER_CACHE_SIZE
     assert "SO20260205-0000" in store.order_cache
     assert "SO20260205-0001" not in store.order_cache
+
+
+def test_active_alerts_follow_their_events_and_survive_the_schema_9_replay(tmp_path: Path) -> None:
+    """The table of active alerts changes with the alert events; upgrading builds it from the event log."""
+    path = tmp_path / "station.db"
+    store = Store.open(path)
+    script = [
+        (EventType.ALERT_RAISED, "device_down", "printer"),
+        (EventType.ALERT_RAISED, "queue_backlog", None),
+        (EventType.ALERT_CLEARED, "device_down", "printer"),
+        (EventType.ALERT_RAISED, "sla_breach", "SO-1"),
+        (EventType.ALERT_RAISED, "device_down", "printer"),  # raised again after its clear
+        (EventType.ALERT_RAISED, "device_down", "camera"),
+        (EventType.ALERT_CLEARED, "device_down", "camera"),
+    ]
+    for kind, alert, subject in script:
+        with store.transaction() as tx:
+            tx.append(NewEvent(kind, SYSTEM, None, {"alert": alert, "subject": subject}))
+    expected = [("device_down", "printer", 5), ("sla_breach", "SO-1", 4), ("queue_backlog", "", 2)]
+    assert [(a["alert"], a["subject"], a["seq"]) for a in active_alerts(store)] == expected
+    store.close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.executescript("DROP TABLE alerts_active; PRAGMA user_version = 8;")
+    conn.close()
+    upgraded = Store.open(path)
+    assert [(a["alert"], a["subject"], a["seq"]) for a in active_alerts(upgraded)] == expected
+    upgraded.close()
