@@ -7,8 +7,8 @@
 - `device_down` (per device): reported by the device adapters.
 
 A raised alert shows on the bench's indicator: `device_down` as `Feedback.DEVICE_FAULT` (its own light and buzzer
-pattern), every other alert as `Feedback.ATTENTION`. When the last device is back, `Feedback.DEVICE_OK` ends the
-fault pattern.
+pattern), every other alert as `Feedback.ATTENTION`, also those other parts raise (the print queue's). When the
+last device is back, `Feedback.DEVICE_OK` ends the fault pattern.
 
 An alert is identified by (alert, subject); it is raised once and cleared once, so the event log and
 `/api/v1/alerts` tell the same story.
@@ -63,6 +63,18 @@ class AlertMonitor:
         self.indicator = indicator
         self.bench_id = bench_id
         self.active: set[AlertKey] = {(a["alert"], a["subject"]) for a in active_alerts(store)}
+        store.subscribe(self._show_alerts_raised_elsewhere)
+
+    def _show_alerts_raised_elsewhere(self, events: list[dict[str, Any]]) -> None:
+        """Alerts that other parts raise in their own transactions (the print queue's `label_unknown` and
+        `label_failed`) show the attention pattern too. Device-down alerts all come through `device_state`."""
+        if self.indicator is None or not self.settings.attention_light:
+            return
+        for env in events:
+            data = env["data"]
+            key = (str(data.get("alert")), str(data.get("subject") or ""))
+            if env["type"] == EventType.ALERT_RAISED and key not in self.active and key[0] != "device_down":
+                self.indicator.signal(self.bench_id, Feedback.ATTENTION, f"alert {key[0]} {key[1]}".strip())
 
     # -- raising and clearing ------------------------------------------------------------------------------------
     def _raise(self, tx: Tx, alert: str, subject: str = "", order_id: str | None = None, **data: Any) -> None:

@@ -11,9 +11,11 @@ from benchkit import ADMIN, HUB, RecordingIndicator, order_doc
 from station.alerts import AlertMonitor
 from station.app import Station
 from station.config import load_settings
+from station.events import SYSTEM
 from station.intake import intake_order
 from station.model import Feedback, Role
 from station.operators import add_operator
+from station.printing.queue import Alert, clear_alert, raise_alert
 from station.priority import PrioritySettings
 from station.store import Store
 
@@ -141,3 +143,14 @@ def test_an_unplugged_controller_gets_no_fault_alarm_replayed_after_replug(tmp_p
         assert "fault" not in emulator.buzzer_log  # the safe state said it; replaying it after replug would lie
 
     _run(tmp_path, body)
+
+
+def test_alerts_the_print_queue_raises_show_the_attention_pattern(store: Store) -> None:
+    indicator = RecordingIndicator()
+    AlertMonitor(store, PrioritySettings(), indicator)
+    with store.transaction() as tx:  # as the print queue does, in its own transaction
+        raise_alert(tx, Alert.LABEL_UNKNOWN, "job-1", SYSTEM, None, job_id="job-1")
+    assert _shown(indicator) == [Feedback.ATTENTION]
+    with store.transaction() as tx:
+        clear_alert(tx, Alert.LABEL_UNKNOWN, "job-1", SYSTEM)
+    assert _shown(indicator) == [Feedback.ATTENTION]  # a clear is no news for the light
