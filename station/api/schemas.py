@@ -4,9 +4,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# Exactly the characters Python's `str.isspace()` (and so `str.strip()`) treats as blank, spelled out code point
+# by code point: `\s` differs between Python, pydantic's Rust regex and the ECMAScript regex of JSON Schema
+# tools (U+001C..U+001F, U+0085), and a client must be able to tell from the schema what the station refuses.
+BLANK_CHARACTERS = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
 # An audited reason must say something: the pattern makes "only blanks" a schema violation (422 at the door),
 # so a schema-valid reason is never refused later as ``reason_required``.
-AuditReason = Annotated[str, Field(min_length=1, max_length=500, pattern=r"\S")]
+AuditReason = Annotated[str, Field(min_length=1, max_length=500, pattern=f"[^{BLANK_CHARACTERS}]")]
 
 
 class ScanIn(BaseModel):

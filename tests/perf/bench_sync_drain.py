@@ -32,6 +32,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from cloud_sync.agent import SyncAgent
+from cloud_sync.link import release_client_sockets
 from cloud_sync.ports import Command, CommandOutcome, CommandRecord
 from cloud_sync.settings import SyncSettings
 from station.events import Actor, NewEvent
@@ -122,6 +123,7 @@ def bare_publish(port: int, messages: int, size: int) -> float:
     elapsed = time.perf_counter() - t0
     client.disconnect()
     client.loop_stop()
+    release_client_sockets(client)
     return messages / elapsed
 
 
