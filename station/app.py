@@ -227,8 +227,7 @@ class Station:
     @classmethod
     def build(cls, settings: Settings, monotonic: Callable[[], float] = time.monotonic) -> "Station":
         """Open the database and wire the parts chosen by config (`monotonic` lets the demo script its time)."""
-        settings.station.data_dir.mkdir(parents=True, exist_ok=True)
-        store = Store.open(settings.station.database_path)
+        store = Store.open(settings.station.database_path)  # makes the data directory, or says why it cannot
         if store.recovered is not None:
             logger.error("database was corrupt and has been moved to %s", store.recovered.moved_to)
         return cls(settings, store, monotonic)

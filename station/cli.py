@@ -20,7 +20,7 @@ from station.events import Actor, verify_chain
 from station.intake import intake_order
 from station.model import Role
 from station.operators import add_operator
-from station.store import Store
+from station.store import Store, StoreError
 from station.store.database import CorruptDatabaseError, quick_check
 from station.video import set_disputed
 
@@ -28,8 +28,7 @@ CLI_ACTOR = Actor(role="system", id="cli", device="cli")
 
 
 def _open_store(settings: Settings) -> Store:
-    settings.station.data_dir.mkdir(parents=True, exist_ok=True)
-    return Store.open(settings.station.database_path)
+    return Store.open(settings.station.database_path)  # makes the data directory, or says why it cannot
 
 
 def cmd_run(settings: Settings, _: argparse.Namespace) -> int:
@@ -368,6 +367,9 @@ def main(argv: list[str] | None = None) -> int:
     except AuthError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except StoreError as err:  # the data directory or the database cannot be used: say why, no traceback
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

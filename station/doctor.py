@@ -6,13 +6,14 @@ import os
 import shutil
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from cloud_sync.doctor import check_broker, outbox_summary
 from station.clock import SyncState
 from station.config import Settings
-from station.store import Store
-from station.store.database import CorruptDatabaseError, quick_check
+from station.store import Store, StoreError
+from station.store.database import CorruptDatabaseError
 from station.store.migrations import MIGRATIONS, schema_version
 
 MIN_FREE_BYTES = 512 * 1024 * 1024  # below this, recording and the database are at risk
@@ -43,6 +44,27 @@ def _device_present(url: str) -> tuple[bool, str]:
     return (bool(matches), f"{url} → {matches[0]}" if matches else f"{url}: no such device")
 
 
+def _store_findings(store: Store, path: Path) -> list[Finding]:
+    """The database and outbox lines, from a store that opened (its quick_check passed); closes the store."""
+    try:
+        size_mb = path.stat().st_size / 1e6
+        version = schema_version(store.conn)
+        summary = outbox_summary(store)
+    finally:
+        store.close()
+    age = summary.get("oldest_unacked_age_s")
+    return [
+        Finding("database", True, f"{path} {size_mb:.1f} MB, schema {version}/{len(MIGRATIONS)}, quick_check ok"),
+        Finding(
+            "outbox",
+            True,
+            f"epoch {summary['stream_epoch']}, last seq {summary['last_seq']}, "
+            f"{summary['backlog']} not yet acknowledged by the hub"
+            + (f", oldest waiting {age:.0f} s" if age is not None else ""),
+        ),
+    ]
+
+
 def diagnose(settings: Settings, *, broker_timeout_s: float = 5.0) -> list[Finding]:
     """Run every check; nothing here raises."""
     found: list[Finding] = []
@@ -52,35 +74,14 @@ def diagnose(settings: Settings, *, broker_timeout_s: float = 5.0) -> list[Findi
     if not path.exists():
         found.append(Finding("database", False, f"no database at {path} (it is created by `station run`)"))
     else:
-        store = Store.open(path)
         try:
-            try:
-                quick_check(store.conn)
-                integrity = (True, "quick_check ok")
-            except CorruptDatabaseError as err:
-                integrity = (False, f"quick_check FAILED: {err}")
-            version = schema_version(store.conn)
-            size_mb = path.stat().st_size / 1e6
-            found.append(
-                Finding(
-                    "database",
-                    integrity[0],
-                    f"{path} {size_mb:.1f} MB, schema {version}/{len(MIGRATIONS)}, {integrity[1]}",
-                )
-            )
-            summary = outbox_summary(store)
-            age = summary.get("oldest_unacked_age_s")
-            found.append(
-                Finding(
-                    "outbox",
-                    True,
-                    f"epoch {summary['stream_epoch']}, last seq {summary['last_seq']}, "
-                    f"{summary['backlog']} not yet acknowledged by the hub"
-                    + (f", oldest waiting {age:.0f} s" if age is not None else ""),
-                )
-            )
-        finally:
-            store.close()
+            store = Store.open(path, recover=False)
+        except CorruptDatabaseError as err:
+            found.append(Finding("database", False, f"quick_check FAILED: {err} (the service moves it aside at start)"))
+        except StoreError as err:
+            found.append(Finding("database", False, str(err)))
+        else:
+            found.extend(_store_findings(store, path))
     synced = SyncState().is_synced()
     found.append(
         Finding(
@@ -90,9 +91,13 @@ def diagnose(settings: Settings, *, broker_timeout_s: float = 5.0) -> list[Findi
             + (" (NTP synchronised)" if synced else " — NOT known to be synchronised: countdowns are approximate"),
         )
     )
-    st.data_dir.mkdir(parents=True, exist_ok=True)
-    free = shutil.disk_usage(st.data_dir).free
-    found.append(Finding("disk", free >= MIN_FREE_BYTES, f"{free / 1e9:.1f} GB free under {st.data_dir}"))
+    try:
+        st.data_dir.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(st.data_dir).free
+    except OSError as err:
+        found.append(Finding("disk", False, f"data directory {st.data_dir}: {err.strerror or err}"))
+    else:
+        found.append(Finding("disk", free >= MIN_FREE_BYTES, f"{free / 1e9:.1f} GB free under {st.data_dir}"))
     devices = settings.devices
     for url in devices.scanners:
         ok, text = _device_present(url)

@@ -3,7 +3,8 @@
 `synchronous=FULL` because NORMAL in WAL mode can lose the last committed transactions on power loss, and a
 packer who heard "ok" must never lose that scan. A file that fails `PRAGMA quick_check` (or is not a database
 at all) is moved aside with a timestamp, never deleted, and a fresh database is started; the caller records
-an alert in the new stream.
+an alert in the new stream. A file that cannot be opened for another reason (locked by another program, no
+permission, disk full) is left as it is and the open fails with a `StoreError` that says why.
 """
 
 import logging
@@ -23,6 +24,17 @@ class StoreError(Exception):
 
 class CorruptDatabaseError(StoreError):
     """The database file failed its integrity check."""
+
+
+# Only these say the file itself is damaged. Anything else on open (locked by another program, no permission,
+# disk full, I/O error) is about the surroundings: moving a healthy database aside for it would start a fresh
+# stream and hide every order from the station.
+_CORRUPTION_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
+
+
+def is_corruption(err: sqlite3.Error) -> bool:
+    """True when SQLite says the file is corrupt or not a database (primary result code)."""
+    return (getattr(err, "sqlite_errorcode", 0) & 0xFF) in _CORRUPTION_CODES
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,14 +67,23 @@ def quick_check(conn: sqlite3.Connection) -> None:
     try:
         rows = [str(r[0]) for r in conn.execute("PRAGMA quick_check").fetchall()]
     except sqlite3.DatabaseError as err:
+        if not is_corruption(err):
+            raise
         raise CorruptDatabaseError(str(err)) from err
     if rows != ["ok"]:
         raise CorruptDatabaseError("; ".join(rows[:5]))
 
 
-def open_checked(path: Path) -> tuple[sqlite3.Connection, RecoveryReport | None]:
-    """Open `path`, moving a corrupt file aside and starting fresh if it fails the check."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def open_checked(path: Path, *, recover: bool = True) -> tuple[sqlite3.Connection, RecoveryReport | None]:
+    """Open `path`, moving a corrupt file aside and starting fresh if it fails the check (with `recover`;
+    without, a corrupt file raises `CorruptDatabaseError` and stays where it is).
+
+    Raises `StoreError`, with the file untouched, when it cannot be opened for any other reason.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise StoreError(f"cannot create the data directory {path.parent}: {err.strerror or err}") from err
     try:
         conn = connect(path)
         try:
@@ -71,6 +92,10 @@ def open_checked(path: Path) -> tuple[sqlite3.Connection, RecoveryReport | None]
             conn.close()
             raise
     except (CorruptDatabaseError, sqlite3.DatabaseError) as err:
+        if isinstance(err, sqlite3.DatabaseError) and not is_corruption(err):
+            raise StoreError(f"cannot open the database {path}: {err} (nothing was moved or changed)") from err
+        if not recover:
+            raise CorruptDatabaseError(f"{path}: {err}") from err
         moved = move_aside(path)
         logger.exception("database %s failed its integrity check; moved to %s, starting fresh", path, moved)
         return connect(path), RecoveryReport(moved, str(err))

@@ -187,9 +187,14 @@ class Store:
         wall_ms: WallClockMs = system_wall_ms,
         sync_state: SyncState | None = None,
         boot_id: str | None = None,
+        recover: bool = True,
     ) -> "Store":
-        """Open (creating or recovering) the database at `path`, migrated to the current schema."""
-        conn, recovered = open_checked(path)
+        """Open (creating or recovering) the database at `path`, migrated to the current schema.
+
+        `recover=False` is for inspecting (`station doctor`): a corrupt file raises `CorruptDatabaseError` and
+        is left where it is, for the service to recover when it starts.
+        """
+        conn, recovered = open_checked(path, recover=recover)
         try:
             applied = migrate(conn)
             if applied:

@@ -211,6 +211,31 @@ def test_doctor_reports_each_area(
     assert "events wait in the outbox" in out
 
 
+def test_doctor_reports_a_corrupt_database_and_leaves_it_in_place(
+    data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Looking is not touching: the service recovers a corrupt file at start, the doctor only says so."""
+    run(capsys, "operator", "add", "OP-1", "--name", "a", "--role", "packer")
+    damaged = b"this is not a database at all" * 200
+    (data / "station.db").write_bytes(damaged)
+    code, out = run(capsys, "doctor")
+    assert code == 1
+    assert "[!!] database   quick_check FAILED" in out
+    assert (data / "station.db").read_bytes() == damaged
+    assert not [p for p in data.iterdir() if "corrupt" in p.name]
+
+
+def test_a_data_directory_that_cannot_be_made_is_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("STATION_DATA", str(tmp_path / "file" / "data"))
+    code, out = run(capsys, "operator", "add", "OP-1", "--name", "a", "--role", "packer")
+    assert code == 1
+    assert out.startswith("error: cannot create the data directory")
+    assert "Traceback" not in out
+
+
 def _post_scan(port: int, token: str, code: str) -> tuple[int, dict[str, object]]:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/api/v1/benches/B01/scans",

@@ -10,7 +10,7 @@ from cloud_sync.chain import event_hash
 from station.alerts import active_alerts
 from station.events import SYSTEM, EventType, NewEvent, verify_chain
 from station.intake import intake_order
-from station.store import Store
+from station.store import Store, StoreError, database
 from station.store.migrations import MIGRATIONS
 from station.store.repository import ORDER_CACHE_SIZE
 
@@ -123,6 +123,36 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(RuntimeError, match="newer than this software"):
         Store.open(path)
+
+
+def test_a_locked_database_is_left_alone_and_the_open_says_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another program holding the file (a sqlite3 shell, a backup tool) is not corruption: nothing is moved."""
+    monkeypatch.setattr(database, "BUSY_TIMEOUT_MS", 100)
+    path = tmp_path / "station.db"
+    store = Store.open(path)
+    _append(store, 3)
+    epoch = store.stream_epoch
+    store.close()
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("PRAGMA locking_mode = EXCLUSIVE")
+    other.execute("BEGIN EXCLUSIVE")  # holds the file until this connection closes
+    other.execute("COMMIT")
+    with pytest.raises(StoreError, match=r"database is locked.*nothing was moved"):
+        Store.open(path)
+    assert sorted(p.name for p in tmp_path.iterdir() if "corrupt" in p.name) == []
+    other.close()
+    reopened = Store.open(path)
+    assert reopened.recovered is None
+    assert reopened.stream_epoch == epoch
+    assert reopened.last_seq() == 3
+    reopened.close()
+
+
+def test_a_data_directory_that_cannot_be_made_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    with pytest.raises(StoreError, match="cannot create the data directory"):
+        Store.open(blocker / "station.db")
 
 
 def test_ack_moves_the_backlog(store: Store) -> None:
