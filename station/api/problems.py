@@ -43,6 +43,7 @@ API_MESSAGES: dict[str, tuple[str, str]] = {
         "No recording covers the order (camera off, or deleted by retention)",
     ),
     "reason_required": ("需要原因", "A reason is required"),
+    "request_too_large": ("请求内容过大（上限 1 MB）", "The request body is too large (1 MB at most)"),
 }
 
 
@@ -90,6 +91,7 @@ _TITLES = {
     404: "Not Found",
     405: "Method Not Allowed",
     409: "Conflict",
+    413: "Content Too Large",
     422: "Unprocessable Content",
     429: "Too Many Requests",
     500: "Internal Server Error",
@@ -139,7 +141,9 @@ async def handle_validation(request: Request, exc: Exception) -> JSONResponse:
 async def handle_http(request: Request, exc: Exception) -> JSONResponse:
     """Starlette's own errors (unknown path, wrong method) in the same shape."""
     assert isinstance(exc, StarletteHTTPException)
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "invalid_request")
+    code = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}.get(
+        exc.status_code, "invalid_request"
+    )
     return problem_response(request, exc.status_code, code, headers=dict(exc.headers or {}))
 
 

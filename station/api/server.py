@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from station.api import API_PREFIX
 from station.api.context import ApiContext
+from station.api.limits import BodySizeLimit
 from station.api.problems import ApiProblem, handle_api_problem, handle_http, handle_validation, problem_response
 from station.api.routes_labels import router as labels_router
 from station.api.routes_ops import metrics_router
@@ -49,6 +50,10 @@ def create_api(ctx: ApiContext) -> FastAPI:
     app.add_exception_handler(ApiProblem, handle_api_problem)
     app.add_exception_handler(RequestValidationError, handle_validation)
     app.add_exception_handler(StarletteHTTPException, handle_http)
+
+    # Inside `observe`: it runs the app in a task of its own, where an error raised while a body is read would
+    # become a 500 instead of the 413.
+    app.add_middleware(BodySizeLimit)
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
