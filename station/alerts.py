@@ -71,9 +71,11 @@ class AlertMonitor:
         if self.indicator is None or not self.settings.attention_light:
             return
         for env in events:
+            if env["type"] != EventType.ALERT_RAISED:
+                continue  # every commit comes here, scans included: look no further at anything else
             data = env["data"]
             key = (str(data.get("alert")), str(data.get("subject") or ""))
-            if env["type"] == EventType.ALERT_RAISED and key not in self.active and key[0] != "device_down":
+            if key not in self.active and key[0] != "device_down":
                 self.indicator.signal(self.bench_id, Feedback.ATTENTION, f"alert {key[0]} {key[1]}".strip())
 
     # -- raising and clearing ------------------------------------------------------------------------------------

@@ -251,6 +251,8 @@ MIGRATIONS: tuple[str, ...] = (
     # - time windows over events range on seq (the HLC makes at_ms non-decreasing in seq), not an at_ms index;
     # - event_id loses its UNIQUE index: a UUIDv7 made here is unique by construction, nothing looks an event
     #   up by it, and the hub deduplicates on (station, stream_epoch, seq).
+    # The table is spelled out again (migration 1's columns less `acked`): a migration is frozen history, so it
+    # must not share text with an earlier one that somebody could edit.
     """
     INSERT OR REPLACE INTO meta (key, value) VALUES ('outbox.acked_through', CAST(coalesce(
         (SELECT min(seq) - 1 FROM events WHERE acked = 0), (SELECT max(seq) FROM events), 0) AS TEXT));

@@ -9,8 +9,8 @@ controller and printer) as a subprocess, twice:
 - **camera**: one `sim://` camera at 1280×720, 30 fps, recording continuously with the overlay (libx264 on
   this machine; a Pi 4 can use `h264_v4l2m2m`). Memory is VmRSS sampled every second and VmHWM at the end.
 
-Both report RSS the same way, so the camera's share is the difference. A few scans are posted first (badge,
-order, items) so that the API, the workflow, the store and the label path have all run once: a service that
+Both report RSS the same way, so the camera's share is the difference. A few scans are posted first (refused:
+a fresh station knows no badge) so that the API, the workflow and the store have all run once: a service that
 was never used is smaller than one at a bench.
 
     .venv/bin/python tests/perf/bench_service_footprint.py [--seconds 60] [--warmup-s 20]
@@ -30,9 +30,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
 STATION = Path(sys.executable).parent / "station"
-PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 TICKS = os.sysconf("SC_CLK_TCK")
 BUDGET_RSS_MB = 150.0
 BUDGET_IDLE_CPU = 0.02
@@ -96,13 +94,16 @@ def run_service(
     else:
         env.pop("STATION_DEVICES__CAMERA", None)
     bench_token = create_token(env, "bench", "B01")
-    proc = subprocess.Popen([str(STATION), "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # The log goes to a file: a pipe nobody reads would fill up and stall the service mid-measurement.
+    log = data.parent / f"{data.name}.log"
+    with log.open("wb") as log_file:
+        proc = subprocess.Popen([str(STATION), "run"], env=env, stdout=subprocess.DEVNULL, stderr=log_file)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"station run exited: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
+                raise RuntimeError(f"station run exited: {log.read_text(errors='replace')[-2000:]}")
             try:
                 with urllib.request.urlopen(base + "/metrics", timeout=1):
                     break
