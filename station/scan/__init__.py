@@ -4,6 +4,7 @@ A pure function of the read and the `[scan]` rules (`ScanRules`); see `station.s
 classification order and `station.scan.gs1` for GS1 parsing and its separator checks.
 """
 
+from station.scan.cache import ReadingCache
 from station.scan.gtin import to_gtin14
 from station.scan.interpreter import interpret
 from station.scan.model import CodeKind, Command, ItemCode, Problem, Reading, Waybill
@@ -15,6 +16,7 @@ __all__ = [
     "ItemCode",
     "Problem",
     "Reading",
+    "ReadingCache",
     "ScanRules",
     "Waybill",
     "interpret",

@@ -82,6 +82,8 @@ def decode(raw: object, max_length: int) -> Decoded:
     text = text.rstrip(_LINE_TERMINATORS)
     if len(text) > max_length:
         return Decoded("", Problem.TOO_LONG)
-    if not all(_is_printable(char) for char in text):
+    # str.isprintable() refuses a superset of what we refuse (it also refuses GS and non-ASCII spaces): when
+    # it says yes, every character passes; only the rest is checked one character at a time.
+    if not text.isprintable() and not all(_is_printable(char) for char in text):
         return Decoded(escape_unprintable(text), Problem.CONTROL_CHARACTERS)
     return Decoded(text.strip(" "))

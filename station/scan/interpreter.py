@@ -154,4 +154,6 @@ def _classify(text: str, symbology: str | None, rules: ScanRules, *, open_order:
 
     if not ranked:
         return _unknown(text, symbology, problem or Problem.UNKNOWN_CODE)
+    if len(ranked) == 1:
+        return ranked[0]
     return dataclasses.replace(ranked[0], alternatives=tuple(ranked[1:]))

@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlite_utils
@@ -31,17 +32,69 @@ def _lines_from_rows(rows: Iterator[dict[str, Any]]) -> list[OrderLine]:
     ]
 
 
+# A bench's persisted state, in the column order of the `benches` table.
+_BenchRow = tuple[str, str | None, str | None, int, str | None, int | None, int | None, str | None, str | None]
+
+
+@dataclass(slots=True)
+class WriterCache:
+    """What the single writer keeps parsed between its transactions, so a scan reads neither its order nor its
+    bench from the file.
+
+    Valid only while this connection is the only one writing: the store empties it on rollback and whenever
+    another connection wrote to the file. Every write of an order or a bench goes through `Repository`, which
+    keeps the cache current. Orders are shared objects (callers must not change one outside a transaction);
+    benches are kept as their saved rows and handed out as fresh `Bench` objects.
+    """
+
+    orders: dict[str, Order] = field(default_factory=dict)
+    benches: dict[str, _BenchRow] = field(default_factory=dict)
+
+    def clear(self) -> None:
+        """Forget everything (after a rollback, or when another connection wrote)."""
+        self.orders.clear()
+        self.benches.clear()
+
+
+def _bench_row(bench: Bench) -> _BenchRow:
+    return (
+        bench.bench_id,
+        bench.operator_badge,
+        bench.operator_role.value if bench.operator_role else None,
+        bench.last_activity_ms,
+        bench.order_id,
+        bench.qty_next,
+        bench.reopen_requested_ms,
+        bench.batch_id,
+        bench.authorisation_for,
+    )
+
+
+def _bench_from_row(row: _BenchRow) -> Bench:
+    bench_id, badge, role, last_activity_ms, order_id, qty_next, reopen_requested_ms, batch_id, authorisation = row
+    return Bench(
+        bench_id=bench_id,
+        operator_badge=badge,
+        operator_role=Role(role) if role else None,
+        last_activity_ms=last_activity_ms,
+        order_id=order_id,
+        qty_next=qty_next,
+        reopen_requested_ms=reopen_requested_ms,
+        batch_id=batch_id,
+        authorisation_for=authorisation,
+    )
+
+
 class Repository:
     """Typed access to the tables, over one sqlite-utils `Database`.
 
-    Writers pass the store's order cache (`order_cache`), so a scan does not re-read and re-parse its order;
-    every order write goes through this class and keeps the cache current, and the store empties the cache
-    on rollback and whenever another connection wrote to the file.
+    The store's writer passes its `WriterCache`; readers on other threads pass none and always read the file.
     """
 
-    def __init__(self, db: sqlite_utils.Database, *, order_cache: dict[str, Order] | None = None) -> None:
+    def __init__(self, db: sqlite_utils.Database, *, cache: WriterCache | None = None) -> None:
         self.db = db
-        self._orders = order_cache
+        self._cache = cache
+        self._orders = cache.orders if cache is not None else None
 
     def _rows(self, sql: str, params: list[Any]) -> Iterator[dict[str, Any]]:
         """Rows as dicts, straight from the connection. `Database.query` wraps every SELECT in a SAVEPOINT
@@ -111,16 +164,12 @@ class Repository:
         return None if row is None else row["reason"]
 
     def open_order_summary(self, bench_id: str) -> tuple[str, Status, bool] | None:
-        """The order on a bench, its status and whether every line is verified — without loading it."""
-        row = self._row(
-            "SELECT o.order_id, o.status, NOT EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.order_id "
-            "AND l.verified < l.qty) AS all_verified FROM benches b JOIN orders o ON o.order_id = b.order_id "
-            "WHERE b.bench_id = ?",
-            [bench_id],
-        )
-        if row is None:
+        """The order on a bench, its status and whether every line is verified (through the writer's cache)."""
+        bench = self.bench(bench_id)
+        order = self.order(bench.order_id) if bench.order_id else None
+        if order is None:
             return None
-        return row["order_id"], Status(row["status"]), bool(row["all_verified"])
+        return order.order_id, order.status, order.all_verified
 
     def _read_order(self, order_id: str) -> Order | None:
         row = self._row("SELECT * FROM orders WHERE order_id = ?", [order_id])
@@ -323,21 +372,21 @@ class Repository:
 
     # -- benches --------------------------------------------------------------------------------------------
     def bench(self, bench_id: str) -> Bench:
-        """The bench's persisted state (a new, idle bench if never seen)."""
-        row = self._row("SELECT * FROM benches WHERE bench_id = ?", [bench_id])
+        """The bench's persisted state (a new, idle bench if never seen); a fresh object the caller may change."""
+        if self._cache is not None and (cached := self._cache.benches.get(bench_id)) is not None:
+            return _bench_from_row(cached)
+        cursor = self.db.conn.execute(
+            "SELECT bench_id, operator_badge, operator_role, last_activity_ms, order_id, qty_next, "
+            "reopen_requested_ms, batch_id, authorisation_for FROM benches WHERE bench_id = ?",
+            [bench_id],
+        )
+        row = cursor.fetchone()
+        cursor.close()
         if row is None:
             return Bench(bench_id)
-        return Bench(
-            bench_id=row["bench_id"],
-            operator_badge=row["operator_badge"],
-            operator_role=Role(row["operator_role"]) if row["operator_role"] else None,
-            last_activity_ms=row["last_activity_ms"],
-            order_id=row["order_id"],
-            qty_next=row["qty_next"],
-            reopen_requested_ms=row["reopen_requested_ms"],
-            batch_id=row["batch_id"],
-            authorisation_for=row["authorisation_for"],
-        )
+        if self._cache is not None:
+            self._cache.benches[bench_id] = tuple(row)
+        return _bench_from_row(tuple(row))
 
     def bench_ids_with_order(self, order_id: str) -> list[str]:
         """Benches that currently show this order."""
@@ -345,6 +394,9 @@ class Repository:
 
     def save_bench(self, bench: Bench) -> None:
         """Persist a bench's state (plain SQL: this runs on every scan)."""
+        row = _bench_row(bench)
+        if self._cache is not None:
+            self._cache.benches[bench.bench_id] = row
         self.db.execute(
             "INSERT INTO benches (bench_id, operator_badge, operator_role, last_activity_ms, order_id, qty_next, "
             "reopen_requested_ms, batch_id, authorisation_for) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (bench_id) "
@@ -353,17 +405,7 @@ class Repository:
             "last_activity_ms = excluded.last_activity_ms, order_id = excluded.order_id, "
             "qty_next = excluded.qty_next, reopen_requested_ms = excluded.reopen_requested_ms, "
             "batch_id = excluded.batch_id, authorisation_for = excluded.authorisation_for",
-            [
-                bench.bench_id,
-                bench.operator_badge,
-                bench.operator_role.value if bench.operator_role else None,
-                bench.last_activity_ms,
-                bench.order_id,
-                bench.qty_next,
-                bench.reopen_requested_ms,
-                bench.batch_id,
-                bench.authorisation_for,
-            ],
+            list(row),
         )
 
     # -- carrier batches ------------------------------------------------------------------------------------

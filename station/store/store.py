@@ -18,14 +18,14 @@ from typing import Any
 
 import sqlite_utils
 
-from cloud_sync.chain import event_hash, genesis_hash
+from cloud_sync.chain import genesis_hash
 from station.clock import Hlc, HybridLogicalClock, SyncState, WallClockMs, read_boot_id, system_wall_ms
-from station.events import SYSTEM, EventType, NewEvent
-from station.ids import uuid7
-from station.model import Order
+from station.events import SYSTEM, Actor, EventType, NewEvent
+from station.ids import uuid7, uuid7_text
 from station.store.database import RecoveryReport, connect, open_checked
 from station.store.migrations import migrate
-from station.store.repository import Repository
+from station.store.repository import Repository, WriterCache
+from station.store.sealing import canonical_text, seal
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 # WAL); the station checkpoints from housekeeping with `Store.checkpoint()`, on its own connection, PASSIVE, so
 # that no scan waits for it.
 WAL_AUTOCHECKPOINT_PAGES = 10_000
+
+_ACTOR_JSON_CACHE_SIZE = 256
 
 _ALERT_TYPES = frozenset({EventType.ALERT_RAISED, EventType.ALERT_CLEARED})
 
@@ -67,50 +69,72 @@ class Tx:
 
     def __init__(self, store: "Store") -> None:
         self._store = store
-        self.repo = Repository(store.db, order_cache=store.order_cache)
+        self.repo = Repository(store.db, cache=store.cache)
         self.events: list[dict[str, Any]] = []
         self._last_seq, self._last_hash = store.head()
         self.now_ms: int = store.clock.last.ms
 
     def append(self, event: NewEvent) -> dict[str, Any]:
         """Append an event; return its envelope (with `seq`)."""
-        hlc, wall = self._store.clock.tick()
+        store = self._store
+        hlc, wall = store.clock.tick()
         self.now_ms = hlc.ms
+        seq = self._last_seq + 1
+        event_id = uuid7_text(hlc.ms)
+        actor_json = store.actor_json(event.actor)
+        data = dict(event.data)
+        data_json = canonical_text(data)
+        synced = store.sync_state.is_synced()
+        digest = seal(
+            seq=seq,
+            event_id=event_id,
+            stream_epoch=store.stream_epoch,
+            event_type=event.type,
+            order_id=event.order_id,
+            actor_json=actor_json,
+            at_ms=hlc.ms,
+            at_counter=hlc.counter,
+            wall_raw=wall,
+            boot_id=store.boot_id,
+            clock_synced=synced,
+            data_json=data_json,
+            prev_hash=self._last_hash,
+        )
+        store.conn.execute(
+            "INSERT INTO events (seq, event_id, stream_epoch, type, order_id, actor, at_ms, at_counter, wall_raw, "
+            "boot_id, clock_synced, data, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                seq,
+                event_id,
+                store.stream_epoch,
+                event.type,
+                event.order_id,
+                actor_json,
+                hlc.ms,
+                hlc.counter,
+                wall,
+                store.boot_id,
+                int(synced),
+                data_json,
+                self._last_hash,
+                digest,
+            ],
+        )
         envelope: dict[str, Any] = {
-            "seq": self._last_seq + 1,
-            "event_id": str(uuid7(hlc.ms)),
-            "stream_epoch": self._store.stream_epoch,
+            "seq": seq,
+            "event_id": event_id,
+            "stream_epoch": store.stream_epoch,
             "type": event.type,
             "order_id": event.order_id,
             "actor": event.actor.as_dict(),
             "at": hlc.as_dict(),
             "wall_raw": wall,
-            "boot_id": self._store.boot_id,
-            "clock_synced": self._store.sync_state.is_synced(),
-            "data": dict(event.data),
+            "boot_id": store.boot_id,
+            "clock_synced": synced,
+            "data": data,
             "prev_hash": self._last_hash,
+            "hash": digest,
         }
-        envelope["hash"] = event_hash(envelope)
-        self._store.db.execute(
-            "INSERT INTO events (seq, event_id, stream_epoch, type, order_id, actor, at_ms, at_counter, wall_raw, "
-            "boot_id, clock_synced, data, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            [
-                envelope["seq"],
-                envelope["event_id"],
-                envelope["stream_epoch"],
-                envelope["type"],
-                envelope["order_id"],
-                json.dumps(envelope["actor"], sort_keys=True),
-                hlc.ms,
-                hlc.counter,
-                wall,
-                envelope["boot_id"],
-                int(envelope["clock_synced"]),
-                json.dumps(envelope["data"], sort_keys=True, ensure_ascii=False),
-                envelope["prev_hash"],
-                envelope["hash"],
-            ],
-        )
         if event.type in _ALERT_TYPES:
             self._track_alert(envelope)
         self._last_seq += 1
@@ -160,11 +184,12 @@ class Store:
         self._subscribers: list[Subscriber] = []
         # Caches valid while this connection is the only writer; see `_drop_caches_if_written_elsewhere`.
         self._head: tuple[int, str] | None = None  # (seq, hash) of the last committed event
-        self.order_cache: dict[str, Order] = {}
+        self.cache = WriterCache()
         self._data_version = -1
         self._checkpoint_lock = threading.Lock()
         self._checkpoint_conn: sqlite3.Connection | None = None
         self._closed = False
+        self._actor_json: dict[Actor, str] = {}
         conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
         meta = {r["key"]: r["value"] for r in self.db.query("SELECT key, value FROM meta")}
         self.stream_epoch: str = meta["stream_epoch"]
@@ -230,6 +255,15 @@ class Store:
                     )
                 )
         return store
+
+    def actor_json(self, actor: Actor) -> str:
+        """An actor's canonical JSON, as stored and hashed (a bench's packer is the same actor all shift)."""
+        text = self._actor_json.get(actor)
+        if text is None:
+            if len(self._actor_json) >= _ACTOR_JSON_CACHE_SIZE:
+                self._actor_json.clear()
+            text = self._actor_json[actor] = canonical_text(actor.as_dict())
+        return text
 
     def head(self) -> tuple[int, str]:
         """(seq, hash) of the last committed event; (0, genesis hash) for an empty stream."""
@@ -300,7 +334,7 @@ class Store:
                 logger.exception("event subscriber %r failed", callback)
 
     def _drop_caches(self) -> None:
-        self.order_cache.clear()
+        self.cache.clear()
         self._head = None
 
     def _drop_caches_if_written_elsewhere(self) -> None:
@@ -318,6 +352,16 @@ class Store:
         """Consistent reads through the repository (serialised with writes on this connection)."""
         with self._lock:
             yield Repository(self.db)
+
+    @contextmanager
+    def writer_reading(self) -> Iterator[Repository]:
+        """The writer's reads between its transactions, through its cache (no file read when it is warm).
+
+        For the scan path only: an order it returns is the cached object itself, to be read, not changed.
+        """
+        with self._lock:
+            self._drop_caches_if_written_elsewhere()
+            yield Repository(self.db, cache=self.cache)
 
     # -- the outbox (narrow interface for the sync agent) ---------------------------------------------------
     def events_from(self, first_seq: int, limit: int = 1000) -> list[dict[str, Any]]:

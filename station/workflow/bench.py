@@ -17,7 +17,7 @@ from station.ids import uuid7
 from station.lifecycle import Action, Evidence, Facts, decide
 from station.model import Bench, CarrierBatch, Feedback, Order, Role, Status
 from station.ports import Indicator, LabelConfirmation, NullIndicator, PackingCamera, Scale
-from station.scan import CodeKind, Command, Reading, ScanRules, interpret
+from station.scan import CodeKind, Command, Reading, ReadingCache, ScanRules
 from station.store import Store, Tx
 from station.transitions import apply_action
 from station.workflow.items import match_line
@@ -109,12 +109,22 @@ class BenchWorkflow:
     ) -> None:
         self.store = store
         self.settings = settings
-        self.rules = rules
+        self._readings = ReadingCache(rules)
         self.indicator: Indicator = indicator or NullIndicator()
         self._devices = devices or (lambda _bench: BenchDevices())
         self._monotonic = monotonic
         self._last_read: dict[tuple[str, str], tuple[bytes | str, float]] = {}
         store.subscribe(self._handle_committed)
+
+    @property
+    def rules(self) -> ScanRules:
+        """The `[scan]` rules scans are read with."""
+        return self._readings.rules
+
+    @rules.setter
+    def rules(self, rules: ScanRules) -> None:
+        # New rules (the hub's `config.set`): readings remembered under the old ones no longer hold.
+        self._readings = ReadingCache(rules)
 
     # -- entry point ------------------------------------------------------------------------------------------
     def handle_scan(
@@ -143,16 +153,16 @@ class BenchWorkflow:
 
     # -- the scan pipeline --------------------------------------------------------------------------------------
     def _handle(self, bench_id: str, raw: bytes | str, device: str, symbology: str | None) -> ScanOutcome:
-        with self.store.reading() as repo:
+        with self.store.writer_reading() as repo:
             summary = repo.open_order_summary(bench_id)
         packing = summary is not None and summary[1] is Status.PACKING
-        reading = interpret(raw, self.rules, open_order=packing)
+        reading = self._readings.interpret(raw, open_order=packing)
         if self._is_bounce(bench_id, device, raw):
             logger.info("bounce ignored at bench %s from %s: %r", bench_id, device, reading.text[:40])
             return ScanOutcome("ignored", reading.kind.value, Feedback.NONE, "bounce", message_key="bounce")
         scan = _Scan(bench_id, device, raw, reading, symbology or reading.symbology)
         if packing and summary is not None and summary[2] and self._may_complete(reading):
-            with self.store.reading() as repo:
+            with self.store.writer_reading() as repo:
                 open_order = repo.order(summary[0])
                 armed_for = repo.bench(bench_id).authorisation_for
             if open_order is not None and (reading.kind is not CodeKind.BADGE or armed_for == "override"):
@@ -209,7 +219,7 @@ class BenchWorkflow:
         )
 
     def _auto_complete(self, scan: _Scan, item_outcome: ScanOutcome) -> ScanOutcome:
-        with self.store.reading() as repo:
+        with self.store.writer_reading() as repo:
             order = repo.order(item_outcome.order_id or "")
         if order is None or order.status is not Status.PACKING or not order.all_verified:
             return item_outcome

@@ -6,6 +6,7 @@ a trailing `*` (e.g. `FEEDER-PRO-SN*`), where the full scanned code identifies o
 """
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from station.model import Order, OrderLine
 from station.scan import ItemCode
@@ -28,16 +29,31 @@ class LineMatch:
     unit_key: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class _AcceptedCodes:
+    """A line's barcodes, ready to compare: GTINs as GTIN-14, other codes exactly, per-unit prefixes."""
+
+    gtin14s: frozenset[str]
+    exact: frozenset[str]
+    unit_prefixes: tuple[str, ...]
+
+
+@lru_cache(maxsize=4096)
+def _accepted_codes(barcodes: tuple[str, ...]) -> _AcceptedCodes:
+    # Cached on the barcode tuple: a line is matched on every scan of its order, its barcodes never change.
+    gtin14s = {gtin for barcode in barcodes if (gtin := as_gtin14(barcode)) is not None}
+    prefixes = tuple(barcode[:-1] for barcode in barcodes if barcode.endswith("*") and len(barcode) > 1)
+    exact = {barcode for barcode in barcodes if not barcode.endswith("*")}
+    return _AcceptedCodes(frozenset(gtin14s), frozenset(exact), prefixes)
+
+
 def _accepts(line: OrderLine, item: ItemCode) -> tuple[bool, str | None]:
-    for barcode in line.barcodes:
-        if barcode.endswith("*"):
-            prefix = barcode[:-1]
-            if prefix and item.code.startswith(prefix) and len(item.code) > len(prefix):
-                return True, item.code
-            continue
-        gtin = as_gtin14(barcode)
-        if (gtin is not None and gtin == item.gtin14) or barcode == item.code:
-            return True, None
+    accepted = _accepted_codes(line.barcodes)
+    for prefix in accepted.unit_prefixes:
+        if item.code.startswith(prefix) and len(item.code) > len(prefix):
+            return True, item.code
+    if item.code in accepted.exact or (item.gtin14 is not None and item.gtin14 in accepted.gtin14s):
+        return True, None
     return False, None
 
 

@@ -10,6 +10,7 @@ from cloud_sync.chain import event_hash
 from station.alerts import active_alerts
 from station.events import SYSTEM, EventType, NewEvent, verify_chain
 from station.intake import intake_order
+from station.model import Bench, Status
 from station.store import Store, StoreError, database
 from station.store.migrations import MIGRATIONS
 from station.store.repository import ORDER_CACHE_SIZE
@@ -247,6 +248,30 @@ def test_another_writer_process_does_not_leave_the_caches_stale(tmp_path: Path) 
     cli.close()
 
 
+def test_the_writers_bench_and_summary_follow_another_writer(tmp_path: Path) -> None:
+    """The scan path reads its bench and order from the writer's cache: a CLI's change must show through."""
+    path = tmp_path / "station.db"
+    service, cli = Store.open(path), Store.open(path)
+    intake_order(service, order_doc(), HUB)
+    with service.transaction() as tx:
+        tx.repo.save_bench(Bench("B01", operator_badge="OP-001", order_id="SO20260205-8821"))
+    with service.writer_reading() as repo:  # warm
+        assert repo.open_order_summary("B01") == ("SO20260205-8821", Status.PENDING, False)
+    with cli.transaction() as tx:
+        tx.repo.save_bench(Bench("B01", operator_badge="OP-002"))
+    with service.writer_reading() as repo:
+        assert repo.open_order_summary("B01") is None
+        assert repo.bench("B01").operator_badge == "OP-002"
+    with service.transaction() as tx:
+        bench = tx.repo.bench("B01")
+        assert (bench.operator_badge, bench.order_id) == ("OP-002", None)
+        bench.operator_badge = "OP-003"  # a changed copy that is never saved stays out of the cache
+    with service.writer_reading() as repo:
+        assert repo.bench("B01").operator_badge == "OP-002"
+    service.close()
+    cli.close()
+
+
 def test_event_time_stays_ordered_when_another_writer_ran_ahead(tmp_path: Path) -> None:
     """A CLI whose wall clock is ahead writes an event: the service's next event is not earlier than it."""
     path = tmp_path / "station.db"
@@ -310,9 +335,9 @@ def test_order_cache_is_bounded(store: Store) -> None:
         for n in range(ORDER_CACHE_SIZE + 10):
             assert tx.repo.order(f"SO20260205-{n:04d}") is not None
         assert tx.repo.order("SO20260205-0000") is not None  # evicted earlier, read again
-    assert len(store.order_cache) == ORDER_CACHE_SIZE
-    assert "SO20260205-0000" in store.order_cache
-    assert "SO20260205-0001" not in store.order_cache
+    assert len(store.cache.orders) == ORDER_CACHE_SIZE
+    assert "SO20260205-0000" in store.cache.orders
+    assert "SO20260205-0001" not in store.cache.orders
 
 
 def test_active_alerts_follow_their_events_and_survive_the_schema_9_replay(tmp_path: Path) -> None:

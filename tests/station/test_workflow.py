@@ -22,6 +22,7 @@ from station.events import Actor, EventType, verify_chain
 from station.intake import cancel_order, intake_order
 from station.lifecycle import Action
 from station.model import Feedback, Status
+from station.scan import ScanRules
 from station.store import Store
 from station.workflow import BenchDevices
 
@@ -66,6 +67,15 @@ def test_scan_before_login_is_refused(bench: Bench) -> None:
 
 def test_unknown_badge(bench: Bench) -> None:
     assert bench.scan("OP-999").reason == "unknown_badge"
+
+
+def test_new_scan_rules_apply_to_codes_read_before(bench: Bench) -> None:
+    """The hub's `config.set` of `[scan]` replaces the rules: a remembered reading must not outlive them."""
+    assert bench.scan("OP-999").reason == "unknown_badge"
+    bench.workflow.rules = ScanRules(badge_patterns=[r"^EMP-\d+$"])
+    again = bench.scan("OP-999")
+    assert again.kind != "badge"
+    assert again.reason != "unknown_badge"
 
 
 def test_wrong_item_is_refused_with_its_own_pattern(bench: Bench) -> None:
