@@ -163,14 +163,6 @@ class Repository:
         )
         return None if row is None else row["reason"]
 
-    def open_order_summary(self, bench_id: str) -> tuple[str, Status, bool] | None:
-        """The order on a bench, its status and whether every line is verified (through the writer's cache)."""
-        bench = self.bench(bench_id)
-        order = self.order(bench.order_id) if bench.order_id else None
-        if order is None:
-            return None
-        return order.order_id, order.status, order.all_verified
-
     def _read_order(self, order_id: str) -> Order | None:
         row = self._row("SELECT * FROM orders WHERE order_id = ?", [order_id])
         if row is None:

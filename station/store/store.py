@@ -353,16 +353,6 @@ class Store:
         with self._lock:
             yield Repository(self.db)
 
-    @contextmanager
-    def writer_reading(self) -> Iterator[Repository]:
-        """The writer's reads between its transactions, through its cache (no file read when it is warm).
-
-        For the scan path only: an order it returns is the cached object itself, to be read, not changed.
-        """
-        with self._lock:
-            self._drop_caches_if_written_elsewhere()
-            yield Repository(self.db, cache=self.cache)
-
     # -- the outbox (narrow interface for the sync agent) ---------------------------------------------------
     def events_from(self, first_seq: int, limit: int = 1000) -> list[dict[str, Any]]:
         """Event envelopes with seq >= first_seq, in seq order."""

@@ -153,22 +153,26 @@ class BenchWorkflow:
 
     # -- the scan pipeline --------------------------------------------------------------------------------------
     def _handle(self, bench_id: str, raw: bytes | str, device: str, symbology: str | None) -> ScanOutcome:
-        with self.store.writer_reading() as repo:
-            summary = repo.open_order_summary(bench_id)
-        packing = summary is not None and summary[1] is Status.PACKING
-        reading = self._readings.interpret(raw, open_order=packing)
-        if self._is_bounce(bench_id, device, raw):
-            logger.info("bounce ignored at bench %s from %s: %r", bench_id, device, reading.text[:40])
-            return ScanOutcome("ignored", reading.kind.value, Feedback.NONE, "bounce", message_key="bounce")
-        scan = _Scan(bench_id, device, raw, reading, symbology or reading.symbology)
-        if packing and summary is not None and summary[2] and self._may_complete(reading):
-            with self.store.writer_reading() as repo:
-                open_order = repo.order(summary[0])
-                armed_for = repo.bench(bench_id).authorisation_for
-            if open_order is not None and (reading.kind is not CodeKind.BADGE or armed_for == "override"):
-                scan.evidence = self._gather_evidence(bench_id, open_order)
+        outcome: ScanOutcome | None = None
         with self.store.transaction() as tx:
-            outcome = self._dispatch(tx, scan)
+            bench = tx.repo.bench(bench_id)
+            order = self._bench_order(tx, bench)
+            packing = order is not None and order.status is Status.PACKING
+            reading = self._readings.interpret(raw, open_order=packing)
+            if self._is_bounce(bench_id, device, raw):
+                logger.info("bounce ignored at bench %s from %s: %r", bench_id, device, reading.text[:40])
+                return ScanOutcome("ignored", reading.kind.value, Feedback.NONE, "bounce", message_key="bounce")
+            scan = _Scan(bench_id, device, raw, reading, symbology or reading.symbology)
+            completing = order if packing and order is not None and self._may_complete(reading, order, bench) else None
+            if completing is None:
+                outcome = self._dispatch(tx, scan, bench)
+        if completing is not None:
+            # Nothing was written: the scale and camera are asked with no transaction open, so that a slow
+            # device never holds the write lock, and the scan is decided afresh with their evidence.
+            scan.evidence = self._gather_evidence(bench_id, completing)
+            with self.store.transaction() as tx:
+                outcome = self._dispatch(tx, scan, tx.repo.bench(bench_id))
+        assert outcome is not None
         if outcome.accepted and outcome.detail.get("all_verified") and self.settings.auto_complete:
             outcome = self._auto_complete(scan, outcome)
         return outcome
@@ -182,11 +186,13 @@ class BenchWorkflow:
         return previous is not None and previous[0] == raw and now - previous[1] < window_s
 
     @staticmethod
-    def _may_complete(reading: Reading) -> bool:
-        """Whether this scan may complete the open order: then its evidence is gathered before the transaction.
-        A badge may be a supervisor authorising CMD:OVERRIDE."""
+    def _may_complete(reading: Reading, order: Order, bench: Bench) -> bool:
+        """Whether this scan may complete the bench's open order: then its evidence is gathered first. A badge
+        may be a supervisor authorising CMD:OVERRIDE."""
+        if not order.all_verified:
+            return False
         if reading.kind is CodeKind.BADGE:
-            return True
+            return bench.authorisation_for == "override"
         return reading.kind is CodeKind.COMMAND and reading.command is not None and reading.command.verb in _COMPLETING
 
     def _gather_evidence(self, bench_id: str, order: Order) -> _Evidence:
@@ -219,8 +225,8 @@ class BenchWorkflow:
         )
 
     def _auto_complete(self, scan: _Scan, item_outcome: ScanOutcome) -> ScanOutcome:
-        with self.store.writer_reading() as repo:
-            order = repo.order(item_outcome.order_id or "")
+        with self.store.transaction() as tx:
+            order = tx.repo.order(item_outcome.order_id or "")
         if order is None or order.status is not Status.PACKING or not order.all_verified:
             return item_outcome
         scan.evidence = self._gather_evidence(scan.bench_id, order)
@@ -245,8 +251,7 @@ class BenchWorkflow:
             )
         return ScanOutcome("accepted", "item", Feedback.OK, None, done.order_id, done.status, done.seq, "order_packed")
 
-    def _dispatch(self, tx: Tx, scan: _Scan) -> ScanOutcome:
-        bench = tx.repo.bench(scan.bench_id)
+    def _dispatch(self, tx: Tx, scan: _Scan, bench: Bench) -> ScanOutcome:
         self._apply_idle_lock(tx, bench)
         reading = self._resolve(tx, scan.reading, bench)
         scan.reading = reading

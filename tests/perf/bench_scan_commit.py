@@ -9,7 +9,11 @@ inside a scan's COMMIT. A thread here does the same, every `--checkpoint-every-s
 I/O competes with theirs as in the field. The bare side keeps SQLite's default auto-checkpoint.
 
     .venv/bin/python tests/perf/bench_scan_commit.py [--scans 10000] [--dir station-data/perf]
-        [--checkpoint-every-s 0.05]
+        [--checkpoint-every-s 0.05] [--no-reading-cache]
+
+The benchmark cycles through ten item codes, so after the first ten scans every code is in the workflow's
+`ReadingCache`, as a bench's repeat items are. `--no-reading-cache` interprets every read afresh: the cost
+of a code the station has not seen today.
 """
 
 import argparse
@@ -28,6 +32,7 @@ from station.intake import intake_order
 from station.model import Role
 from station.operators import add_operator
 from station.scan import ScanRules
+from station.scan import cache as reading_cache
 from station.store import Store
 from station.store.database import connect
 from station.workflow import BenchWorkflow, WorkflowSettings
@@ -107,7 +112,10 @@ def main() -> None:
         default=0.05,
         help="period of the housekeeping-like WAL checkpoint thread (0 = none: only the writer's backstop)",
     )
+    parser.add_argument("--no-reading-cache", action="store_true", help="interpret every read afresh")
     args = parser.parse_args()
+    if args.no_reading_cache:
+        reading_cache.CACHEABLE_LENGTH = -1  # no read is short enough to be remembered
     if args.dir.exists():
         shutil.rmtree(args.dir)
     args.dir.mkdir(parents=True)
@@ -139,6 +147,7 @@ def main() -> None:
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
         "scans": args.scans,
+        "reading_cache": not args.no_reading_cache,
         "load_avg_1m_at_end": round(os.getloadavg()[0], 2),
         "checkpoints": {
             "every_s": args.checkpoint_every_s,
