@@ -48,12 +48,14 @@ def _accepted_codes(barcodes: tuple[str, ...]) -> _AcceptedCodes:
 
 
 def _accepts(line: OrderLine, item: ItemCode) -> tuple[bool, str | None]:
+    """Whether the line accepts the item, and the unit key when a per-unit prefix matched. A code the line
+    lists exactly (or its GTIN) is a product code even if a prefix of the same line would also match it."""
     accepted = _accepted_codes(line.barcodes)
+    if item.code in accepted.exact or (item.gtin14 is not None and item.gtin14 in accepted.gtin14s):
+        return True, None
     for prefix in accepted.unit_prefixes:
         if item.code.startswith(prefix) and len(item.code) > len(prefix):
             return True, item.code
-    if item.code in accepted.exact or (item.gtin14 is not None and item.gtin14 in accepted.gtin14s):
-        return True, None
     return False, None
 
 
