@@ -1,8 +1,10 @@
 """The bench workflow: a packer's scans become guarded status changes, each committed with its event.
 
-`BenchWorkflow.handle_scan` is the one entry point for scans. It interprets the code, takes evidence from
-devices *outside* the write transaction, then in one transaction updates the bench and the order and appends
-the event(s). Only after COMMIT does it signal the indicator and return. Any input ends as an outcome: a
+`BenchWorkflow.handle_scan` is the one entry point for scans. In one write transaction it reads the bench and
+its order (from the store's cache), interprets the code in that context, updates the bench and the order and
+appends the event(s). A scan that may complete the order first leaves the transaction without writing: the
+scale and camera are asked *outside* any transaction, then the scan is decided in a second one. Only after
+COMMIT does it signal the indicator and return. Any input ends as an outcome: a
 refusal is recorded as a `scan.rejected` event with its reason; an internal failure becomes `internal_error`.
 """
 
