@@ -4,7 +4,10 @@
 - `s_overload`: more than `s_waiting_max` S orders waiting — also trips the S-escalation breaker;
 - `queue_backlog`: more than `pending_max` pending, or their mean wait above `mean_wait_max_min`;
 - `role_conflict` (per order): `conflict_roles` different roles changed the order within `conflict_window_h`;
-- `device_down` (per device): reported by the device adapters.
+- `device_down` (per device): reported by the device adapters;
+- `clock_ahead`: event time is more than `MAX_EVENT_CLOCK_LEAD_MS` ahead of the synchronised wall clock (the
+  clock never runs backwards, so after a boot from a wrong clock in the future it stays there until real time
+  catches up; the alert makes that visible instead of silent).
 
 A raised alert shows on the bench's indicator: `device_down` as `Feedback.DEVICE_FAULT` (its own light and buzzer
 pattern), every other alert as `Feedback.ATTENTION`, also those other parts raise (the print queue's). When the
@@ -18,6 +21,7 @@ import json
 import logging
 from typing import Any
 
+from station.clock import MAX_EVENT_CLOCK_LEAD_MS
 from station.events import SYSTEM, EventType, NewEvent
 from station.model import Feedback
 from station.ports import Indicator
@@ -120,6 +124,7 @@ class AlertMonitor:
             self._s_overload(tx)
             self._backlog(tx, now)
             self._role_conflicts(tx, now)
+            self._clock_ahead(tx)
 
     def _stale_orders(self, tx: Tx, now: int) -> None:
         limit = now - int(self.settings.stale_order_h * 3_600_000)
@@ -167,6 +172,15 @@ class AlertMonitor:
         )
         conflicts = {r["order_id"]: {"roles": sorted(str(r["roles"]).split(","))} for r in rows}
         self._sync_per_subject(tx, "role_conflict", conflicts)
+
+    def _clock_ahead(self, tx: Tx) -> None:
+        if not self.store.sync_state.is_synced():
+            return  # an unsynchronised wall clock cannot tell that event time is wrong
+        lead_ms = self.store.clock.lead_ms()
+        if lead_ms > MAX_EVENT_CLOCK_LEAD_MS:
+            self._raise(tx, "clock_ahead", ahead_min=lead_ms // 60_000)
+        else:
+            self._clear(tx, "clock_ahead")
 
     def device_state(self, device: str, up: bool, detail: str = "") -> None:
         """A device adapter reports its device up or down (run on the database thread)."""

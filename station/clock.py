@@ -19,6 +19,11 @@ logger = logging.getLogger(__name__)
 
 WallClockMs = Callable[[], int]
 
+# Event time may run ahead of the wall clock for a moment (the wall clock stepped back by a few seconds). Further
+# ahead than this, with the wall clock synchronised, the station once ran on a clock from the future (a wrong RTC
+# or fake-hwclock file) and keeps issuing event times from that future until real time catches up.
+MAX_EVENT_CLOCK_LEAD_MS = 5 * 60_000
+
 
 def system_wall_ms() -> int:
     """Wall-clock milliseconds since the Unix epoch, as the system reports it (may jump)."""
@@ -52,6 +57,10 @@ class HybridLogicalClock:
     def restore(self, last: Hlc) -> None:
         """Continue after `last` (read from the store at start); never moves the clock back."""
         self._last = max(self._last, last)
+
+    def lead_ms(self) -> int:
+        """How far the last value issued is ahead of the wall clock now (0 or less when it is not)."""
+        return self._last.ms - self._wall_ms()
 
     def tick(self) -> tuple[Hlc, int]:
         """Issue the next value; also return the raw wall reading it was derived from."""

@@ -10,7 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from cloud_sync.doctor import check_broker, outbox_summary
-from station.clock import SyncState
+from station.clock import MAX_EVENT_CLOCK_LEAD_MS, SyncState
 from station.config import Settings
 from station.store import Store, StoreError
 from station.store.database import CorruptDatabaseError
@@ -44,12 +44,13 @@ def _device_present(url: str) -> tuple[bool, str]:
     return (bool(matches), f"{url} → {matches[0]}" if matches else f"{url}: no such device")
 
 
-def _store_findings(store: Store, path: Path) -> list[Finding]:
+def _store_findings(store: Store, path: Path, clock_synced: bool) -> list[Finding]:
     """The database and outbox lines, from a store that opened (its quick_check passed); closes the store."""
     try:
         size_mb = path.stat().st_size / 1e6
         version = schema_version(store.conn)
         summary = outbox_summary(store)
+        lead_ms = store.clock.lead_ms()  # the store resumed its clock after the last event
     finally:
         store.close()
     age = summary.get("oldest_unacked_age_s")
@@ -62,7 +63,23 @@ def _store_findings(store: Store, path: Path) -> list[Finding]:
             f"{summary['backlog']} not yet acknowledged by the hub"
             + (f", oldest waiting {age:.0f} s" if age is not None else ""),
         ),
+        _event_time_finding(lead_ms, clock_synced),
     ]
+
+
+def _event_time_finding(lead_ms: int, clock_synced: bool) -> Finding:
+    """Whether the last event's time is ahead of the wall clock, and which of the two is wrong."""
+    if lead_ms <= MAX_EVENT_CLOCK_LEAD_MS:
+        return Finding("event time", True, "the last event is not ahead of this clock")
+    ahead = f"the last event is {lead_ms / 60_000:.0f} min ahead of this clock"
+    if not clock_synced:
+        return Finding("event time", True, f"{ahead}, which is not synchronised: the clock is probably behind")
+    return Finding(
+        "event time",
+        False,
+        f"{ahead}: the station ran on a clock from the future and event times stay there until real time catches "
+        "up (alert `clock_ahead`; see README)",
+    )
 
 
 def diagnose(settings: Settings, *, broker_timeout_s: float = 5.0) -> list[Finding]:
@@ -71,6 +88,7 @@ def diagnose(settings: Settings, *, broker_timeout_s: float = 5.0) -> list[Findi
     st = settings.station
     found.append(Finding("station", True, f"site {st.site}, station {st.station_id}, data in {st.data_dir.resolve()}"))
     path = st.database_path
+    synced = SyncState().is_synced()
     if not path.exists():
         found.append(Finding("database", False, f"no database at {path} (it is created by `station run`)"))
     else:
@@ -81,8 +99,7 @@ def diagnose(settings: Settings, *, broker_timeout_s: float = 5.0) -> list[Findi
         except StoreError as err:
             found.append(Finding("database", False, str(err)))
         else:
-            found.extend(_store_findings(store, path))
-    synced = SyncState().is_synced()
+            found.extend(_store_findings(store, path, synced))
     found.append(
         Finding(
             "clock",
