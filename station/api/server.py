@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from station.api import API_PREFIX
@@ -19,6 +20,8 @@ from station.api.routes_orders import router as orders_router
 from station.api.routes_queue import router as queue_router
 from station.api.routes_scans import router as scans_router
 from station.api.routes_video import router as video_router
+from station.web import STATIC_DIR
+from station.web import router as pages_router
 
 logger = logging.getLogger(__name__)
 
@@ -77,4 +80,6 @@ def create_api(ctx: ApiContext) -> FastAPI:
     app.include_router(labels_router)
     app.include_router(video_router)
     app.include_router(metrics_router)
+    app.include_router(pages_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -4,108 +4,36 @@ evidence, retention."""
 import hashlib
 import io
 import json
-import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from apikit import ADMIN, ORDER
+from apikit import ORDER
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from fastapi.testclient import TestClient
+from videokit import CAMERA, VideoStation, pack_and_label, video_station, wait
 
 from cloud_sync.ports import Command
-from station.app import Station
-from station.auth import ApiRole, create_token
-from station.config import load_settings
-from station.intake import intake_order
-from station.model import Role
-from station.operators import add_operator
-
-CAMERA = "sim://B01?width=320&height=240&fps=10"
-
-
-def _wait(condition: Callable[[], Any], timeout_s: float = 20.0) -> Any:
-    """Poll until `condition()` is truthy (a wait for background work, not a timing assertion)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
-
-
-class VideoStation:
-    def __init__(self, client: TestClient, station: Station, supervisor: str, bench: str) -> None:
-        self.client = client
-        self.station = station
-        self.sv = {"Authorization": f"Bearer {supervisor}"}
-        self.bench = {"Authorization": f"Bearer {bench}"}
-
-    def scan(self, code: str, device: str = "scanner-1") -> dict[str, Any]:
-        body = {"code": code, "device": device}
-        response = self.client.post("/api/v1/benches/B01/scans", json=body, headers=self.bench)
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
-
-    def db(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return self.station.writer.submit(fn, *args).result()
-
-
-def _station(tmp_path: Path, camera: str, **video: str) -> Iterator[VideoStation]:
-    environ = {
-        "STATION_DATA": str(tmp_path),
-        "STATION_DEVICES__SCANNERS": "[]",
-        "STATION_DEVICES__CONTROLLER": "",
-        "STATION_DEVICES__CAMERA": camera,
-        "STATION_VIDEO__SEGMENT_S": "2",
-        "STATION_VIDEO__PRE_ROLL_S": "1",
-        "STATION_VIDEO__POST_ROLL_S": "0.5",
-        "STATION_VIDEO__RETENTION_MIN_FREE_BYTES": "0",
-        **{f"STATION_VIDEO__{k.upper()}": v for k, v in video.items()},
-    }
-    station = Station.build(load_settings(None, environ=environ))
-    store = station.store
-    supervisor = create_token(store, ApiRole.SUPERVISOR, "t-sv", ADMIN)[1]
-    bench = create_token(store, ApiRole.BENCH, "t-b01", ADMIN, "B01")[1]
-    add_operator(store, "OP-001", "李四", Role.PACKER, ADMIN)
-    intake_order(store, ORDER, ADMIN)
-    with TestClient(station.api) as client:
-        yield VideoStation(client, station, supervisor, bench)
 
 
 @pytest.fixture
 def video(tmp_path: Path) -> Iterator[VideoStation]:
-    yield from _station(tmp_path, CAMERA)
+    yield from video_station(tmp_path, CAMERA)
 
 
 @pytest.fixture
 def frozen(tmp_path: Path) -> Iterator[VideoStation]:
-    yield from _station(tmp_path, CAMERA + "&frozen_after_s=0")
-
-
-def _pack_and_label(v: VideoStation) -> None:
-    assert v.station.video is not None
-    _wait(lambda: v.station.camera is not None and v.station.camera.recorder.latest_frame() is not None)
-    assert v.scan("OP-001")["outcome"] == "accepted"
-    assert v.scan(ORDER["order_id"])["outcome"] == "accepted"
-    v.scan("FOOD-2KG-BAG")
-    packed = v.scan("FOOD-2KG-BAG", device="scanner-2")  # another scanner: not a bounce
-    assert packed["status"] == "packed", packed
-    assert v.scan("SF1234567890123")["status"] == "labeled"
+    yield from video_station(tmp_path, CAMERA + "&frozen_after_s=0")
 
 
 def test_clip_photo_markers_range_and_evidence(video: VideoStation) -> None:
-    _pack_and_label(video)
+    pack_and_label(video)
     service = video.station.video
     assert service is not None
     order_id = ORDER["order_id"]
     # The clip is made by itself once the post-roll is recorded; wait for its row.
-    clip = _wait(lambda: video.db(service.clip_row, order_id) if video.db(service.clip_row, order_id) else None)
+    clip = wait(lambda: video.db(service.clip_row, order_id) if video.db(service.clip_row, order_id) else None)
     events = video.db(video.station.store.events_for_order, order_id)
     first_scan = min(e["at"]["ms"] for e in events if e["actor"].get("bench"))
     assert clip["start_ms"] >= first_scan - 1000  # never more than the pre-roll before the first scan
@@ -169,7 +97,7 @@ def test_frozen_camera_refuses_packed_with_photo_missing(frozen: VideoStation) -
     # Let the freeze detector see the picture not changing for longer than its threshold.
     assert frozen.station.camera is not None
     recorder = frozen.station.camera.recorder
-    _wait(lambda: recorder.latest_frame() is not None and "frozen" in recorder.health()["alerts"])
+    wait(lambda: recorder.latest_frame() is not None and "frozen" in recorder.health()["alerts"])
     frozen.scan("FOOD-2KG-BAG")
     frozen.scan("FOOD-2KG-BAG", device="scanner-2")
     refused = frozen.scan("CMD:COMPLETE")
@@ -178,11 +106,11 @@ def test_frozen_camera_refuses_packed_with_photo_missing(frozen: VideoStation) -
 
 
 def test_retention_deletes_old_segments_but_keeps_disputed_clips(video: VideoStation) -> None:
-    _pack_and_label(video)
+    pack_and_label(video)
     service = video.station.video
     assert service is not None
     order_id = ORDER["order_id"]
-    clip = _wait(lambda: video.db(service.clip_row, order_id))
+    clip = wait(lambda: video.db(service.clip_row, order_id))
     assert (
         video.client.put(f"/api/v1/orders/{order_id}/dispute", json={"disputed": True}, headers=video.sv).status_code
         == 422
@@ -216,14 +144,14 @@ def test_clip_on_demand_while_packing_and_dispute_of_unknown_order(video: VideoS
     order_id = ORDER["order_id"]
     assert video.client.post(f"/api/v1/orders/{order_id}/clip", headers=video.sv).json()["code"] == "no_bench_events"
     assert video.client.post("/api/v1/orders/NOPE-1/clip", headers=video.sv).status_code == 404
-    _wait(lambda: video.station.camera is not None and video.station.camera.recorder.latest_frame() is not None)
+    wait(lambda: video.station.camera is not None and video.station.camera.recorder.latest_frame() is not None)
     assert video.scan("OP-001")["outcome"] == "accepted"
     assert video.scan(order_id)["status"] == "packing"
     # The segment holding the first scan must be closed and indexed before there is footage to join.
     service = video.station.video
     assert service is not None
     first_scan = video.db(video.station.store.events_for_order, order_id)[-1]["at"]["ms"]
-    _wait(lambda: video.db(service.segments_between, first_scan, first_scan + 1))
+    wait(lambda: video.db(service.segments_between, first_scan, first_scan + 1))
     made = video.client.post(f"/api/v1/orders/{order_id}/clip", headers=video.sv)
     assert made.status_code == 200, made.text
     clip = made.json()
@@ -249,10 +177,10 @@ def test_clip_request_from_the_hub_makes_the_clip(video: VideoStation) -> None:
     assert (refused.applied, refused.reason) == (False, "order_not_found")
     refused = commands.apply_command(Command("c-2", 2, "clip.request", {"order_id": order_id}, hub="hub"))
     assert (refused.applied, refused.reason) == (False, "no_bench_events")
-    _pack_and_label(video)
+    pack_and_label(video)
     applied = commands.apply_command(Command("c-3", 3, "clip.request", {"order_id": order_id}, hub="hub"))
     assert applied.applied, applied.reason
-    events = _wait(
+    events = wait(
         lambda: [e for e in video.db(video.station.store.events_for_order, order_id) if e["type"] == "clip.ready"]
     )
     assert events[0]["data"]["sha256"]

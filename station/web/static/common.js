@@ -1,0 +1,198 @@
+// Shared by every page: the two languages, calls to the API with the session cookie, small DOM helpers.
+
+const TEXT = {
+  en: {
+    title_dashboard: "Packing Station — supervisor",
+    title_order: "Order review",
+    title_login: "Supervisor login",
+    language: "中文",
+    logout: "Log out",
+    login: "Log in",
+    username: "User name",
+    password: "Password",
+    login_failed: "Wrong user name or password.",
+    too_many_attempts: "Too many attempts. Try again later.",
+    open_order: "Open an order",
+    order_id_placeholder: "Order number, e.g. SO20260205-8821",
+    open: "Open",
+    alerts: "Alerts",
+    no_alerts: "No alerts.",
+    queue: "Queue (pending)",
+    queue_empty: "Nothing is waiting.",
+    order: "Order",
+    level: "Level",
+    deadline: "Deadline",
+    sla: "SLA",
+    why: "Why",
+    status: "Status",
+    bench: "Bench",
+    carrier: "Carrier",
+    waybill: "Waybill",
+    weight: "Weight",
+    lines: "Lines",
+    sku: "SKU",
+    name: "Name",
+    verified: "Verified",
+    clip: "Packing clip",
+    no_clip: "No clip for this order yet.",
+    make_clip: "Make the clip now",
+    making_clip: "Making the clip…",
+    markers: "Moments (click to jump)",
+    photos: "Packing photos",
+    no_photos: "No packing photo.",
+    timeline: "Timeline",
+    time: "Time",
+    event: "Event",
+    who: "Who",
+    details: "Details",
+    evidence: "Download the evidence bundle (zip, signed)",
+    disputed: "Disputed: clip and photos are kept",
+    not_disputed: "Not disputed",
+    flag_dispute: "Flag as disputed",
+    clear_dispute: "Clear the dispute",
+    dispute_reason: "Reason (required)",
+    not_found: "No such order at this station.",
+    no_camera: "This station has no camera.",
+    error: "Something went wrong: ",
+    updated: "Updated",
+  },
+  "zh-CN": {
+    title_dashboard: "打包工作站 — 主管",
+    title_order: "订单复核",
+    title_login: "主管登录",
+    language: "English",
+    logout: "退出登录",
+    login: "登录",
+    username: "用户名",
+    password: "密码",
+    login_failed: "用户名或密码错误。",
+    too_many_attempts: "尝试次数过多，请稍后再试。",
+    open_order: "打开订单",
+    order_id_placeholder: "订单号，例如 SO20260205-8821",
+    open: "打开",
+    alerts: "告警",
+    no_alerts: "没有告警。",
+    queue: "待打包队列",
+    queue_empty: "没有等待的订单。",
+    order: "订单",
+    level: "级别",
+    deadline: "截止时间",
+    sla: "时效",
+    why: "原因",
+    status: "状态",
+    bench: "工位",
+    carrier: "快递",
+    waybill: "运单号",
+    weight: "重量",
+    lines: "商品明细",
+    sku: "SKU",
+    name: "名称",
+    verified: "已核验",
+    clip: "打包视频",
+    no_clip: "该订单暂无视频。",
+    make_clip: "立即生成视频",
+    making_clip: "正在生成视频…",
+    markers: "关键时刻（点击跳转）",
+    photos: "打包照片",
+    no_photos: "没有打包照片。",
+    timeline: "时间线",
+    time: "时间",
+    event: "事件",
+    who: "操作人",
+    details: "详情",
+    evidence: "下载证据包（zip，已签名）",
+    disputed: "争议中：视频和照片将被保留",
+    not_disputed: "无争议",
+    flag_dispute: "标记为争议",
+    clear_dispute: "解除争议",
+    dispute_reason: "原因（必填）",
+    not_found: "本工作站没有该订单。",
+    no_camera: "本工作站没有摄像头。",
+    error: "出错了：",
+    updated: "更新于",
+  },
+};
+
+export function language() {
+  const chosen = localStorage.getItem("lang");
+  if (chosen === "en" || chosen === "zh-CN") return chosen;
+  return (navigator.language || "").toLowerCase().startsWith("zh") ? "zh-CN" : "en";
+}
+
+export function t(key) {
+  return TEXT[language()][key] ?? TEXT.en[key] ?? key;
+}
+
+/** Fill every [data-i18n] element (and [data-i18n-placeholder] input) in the current language. */
+export function translate(root = document) {
+  document.documentElement.lang = language();
+  root.querySelectorAll("[data-i18n]").forEach((el) => (el.textContent = t(el.dataset.i18n)));
+  root.querySelectorAll("[data-i18n-placeholder]").forEach((el) => (el.placeholder = t(el.dataset.i18nPlaceholder)));
+}
+
+/** The language toggle and logout button every page has; `rerender` redraws what the page built itself. */
+export function setUpHeader(rerender) {
+  const toggle = document.getElementById("language");
+  if (toggle) {
+    toggle.addEventListener("click", () => {
+      localStorage.setItem("lang", language() === "en" ? "zh-CN" : "en");
+      translate();
+      rerender();
+    });
+  }
+  const logout = document.getElementById("logout");
+  if (logout) {
+    logout.addEventListener("click", async () => {
+      await fetch("/api/v1/auth/logout", { method: "POST", credentials: "same-origin" });
+      location.href = "/login";
+    });
+  }
+  translate();
+}
+
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem.detail || problem.title || String(status));
+    this.status = status;
+    this.code = problem.code;
+  }
+}
+
+/** Call the API with the session cookie; a missing or expired session goes to the login page. */
+export async function api(path, options = {}) {
+  const headers = { "Accept-Language": language(), ...(options.headers || {}) };
+  const response = await fetch(path, { credentials: "same-origin", ...options, headers });
+  if (response.status === 401) {
+    location.href = "/login?next=" + encodeURIComponent(location.pathname);
+    throw new ApiError(401, {});
+  }
+  if (!response.ok) {
+    let problem = {};
+    try {
+      problem = await response.json();
+    } catch {
+      // not a problem document: the status says enough
+    }
+    throw new ApiError(response.status, problem);
+  }
+  return response.status === 204 ? null : response.json();
+}
+
+/** A new element with text and attributes (text is set as text, never as HTML). */
+export function el(tag, text = "", attrs = {}) {
+  const node = document.createElement(tag);
+  if (text !== "") node.textContent = text;
+  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
+  return node;
+}
+
+export function formatTime(ms) {
+  return new Date(ms).toLocaleString(language(), { hour12: false });
+}
+
+export function showError(error) {
+  const box = document.getElementById("error");
+  if (!box) return;
+  box.textContent = error ? t("error") + error.message : "";
+  box.hidden = !error;
+}

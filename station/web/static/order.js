@@ -1,0 +1,182 @@
+import { api, el, formatTime, language, setUpHeader, showError, t } from "/static/common.js";
+
+const orderId = decodeURIComponent(location.pathname.split("/").pop());
+const base = "/api/v1/orders/" + encodeURIComponent(orderId);
+const MAX_PHOTOS = 20;
+let state = { order: null, timeline: [], clip: null, clipProblem: null, photos: [] };
+
+function clock(seconds) {
+  const whole = Math.max(0, Math.floor(seconds));
+  return `${String(Math.floor(whole / 60)).padStart(2, "0")}:${String(whole % 60).padStart(2, "0")}`;
+}
+
+function disputed() {
+  const flags = state.timeline.filter((e) => e.type === "order.dispute_flagged" || e.type === "order.dispute_cleared");
+  return flags.length > 0 && flags[flags.length - 1].type === "order.dispute_flagged";
+}
+
+function renderSummary() {
+  const o = state.order;
+  const facts = document.getElementById("facts");
+  if (!o) {
+    facts.replaceChildren();
+    return;
+  }
+  const rows = [
+    ["status", o.status_label?.[language()] ?? o.status],
+    ["bench", o.bench_id ?? "—"],
+    ["carrier", o.carrier ?? "—"],
+    ["waybill", o.waybill_no ?? "—"],
+    ["weight", o.weight_g == null ? "—" : `${o.measured_weight_g ?? "—"} / ${o.weight_g} g`],
+  ];
+  facts.replaceChildren(...rows.flatMap(([key, value]) => [el("dt", t(key)), el("dd", String(value))]));
+  document.querySelector("#lines tbody").replaceChildren(
+    ...o.lines.map((line) => {
+      const row = el("tr", "", line.verified < line.qty ? { class: "short" } : {});
+      row.append(el("td", String(line.line_no)), el("td", line.sku), el("td", line.name));
+      row.append(el("td", `${line.verified} / ${line.qty}`));
+      return row;
+    }),
+  );
+}
+
+function renderClip() {
+  const player = document.getElementById("player");
+  const noClip = document.getElementById("no-clip");
+  player.hidden = !state.clip;
+  noClip.hidden = !!state.clip;
+  if (!state.clip) {
+    noClip.querySelector("span").textContent = t(state.clipProblem === "no_camera" ? "no_camera" : "no_clip");
+    document.getElementById("make-clip").hidden = state.clipProblem === "no_camera";
+    return;
+  }
+  const video = document.getElementById("clip");
+  video.src = base + "/clip";  // only on load: the browser fetches it in ranges and can seek anywhere
+  document.getElementById("markers").replaceChildren(
+    ...state.clip.markers.map(([offset, label]) => {
+      const jump = el("button", `${clock(offset)}  ${label}`, { type: "button", "data-offset": String(offset) });
+      jump.className = "marker";
+      jump.addEventListener("click", () => {
+        video.currentTime = offset;
+        video.play().catch(() => {}); // autoplay policies may refuse; the frame is shown anyway
+      });
+      const item = el("li");
+      item.append(jump);
+      return item;
+    }),
+  );
+}
+
+function renderDispute() {
+  const on = disputed();
+  document.getElementById("dispute-state").textContent = t(on ? "disputed" : "not_disputed");
+  document.getElementById("dispute-state").className = on ? "flag on" : "flag";
+  document.getElementById("dispute-toggle").textContent = t(on ? "clear_dispute" : "flag_dispute");
+}
+
+function renderPhotos() {
+  const box = document.getElementById("photos");
+  box.replaceChildren(
+    ...(state.photos.length
+      ? state.photos.map((n) => el("img", "", { src: `${base}/photos/${n}`, alt: `photo ${n}`, class: "photo" }))
+      : [el("p", t("no_photos"), { class: "muted" })]),
+  );
+}
+
+function renderTimeline() {
+  document.querySelector("#timeline tbody").replaceChildren(
+    ...state.timeline.map((e) => {
+      const row = el("tr", "", e.type === "scan.rejected" ? { class: "refused" } : {});
+      const who = [e.actor.role, e.actor.id].filter(Boolean).join(" ");
+      row.append(el("td", String(e.seq)), el("td", formatTime(e.at.ms)), el("td", e.type), el("td", who));
+      row.append(el("td", JSON.stringify(e.data).slice(0, 300)));
+      return row;
+    }),
+  );
+}
+
+function render() {
+  document.getElementById("order-id").textContent = orderId;
+  document.title = `${orderId} — ${t("title_order")}`;
+  document.getElementById("evidence").href = base + "/evidence";
+  renderSummary();
+  renderDispute();
+  renderPhotos();
+  renderTimeline();
+}
+
+async function photoNumbers() {
+  const found = [];
+  for (let n = 1; n <= MAX_PHOTOS; n++) {
+    const response = await fetch(`${base}/photos/${n}`, { credentials: "same-origin", method: "GET" });
+    if (!response.ok) break;
+    found.push(n);
+  }
+  return found;
+}
+
+async function load() {
+  try {
+    const [order, timeline] = await Promise.all([api(base), api(base + "/timeline")]);
+    state.order = order;
+    state.timeline = timeline.events;
+  } catch (error) {
+    showError(error.status === 404 ? new Error(t("not_found")) : error);
+    render();
+    return;
+  }
+  try {
+    state.clip = await api(base + "/clip/markers");
+    state.clipProblem = null;
+  } catch (error) {
+    state.clip = null;
+    state.clipProblem = error.code ?? null;
+  }
+  state.photos = state.clipProblem === "no_camera" ? [] : await photoNumbers();
+  showError(null);
+  render();
+  renderClip();
+}
+
+document.getElementById("make-clip").addEventListener("click", async (event) => {
+  event.target.disabled = true;
+  event.target.textContent = t("making_clip");
+  try {
+    await api(base + "/clip", { method: "POST" });
+    await load();
+  } catch (error) {
+    showError(error);
+  } finally {
+    event.target.disabled = false;
+    event.target.textContent = t("make_clip");
+  }
+});
+
+document.getElementById("dispute-toggle").addEventListener("click", async () => {
+  const reason = document.getElementById("dispute-reason");
+  if (!reason.value.trim()) {
+    reason.focus();
+    showError(new Error(t("dispute_reason")));
+    return;
+  }
+  try {
+    await api(base + "/dispute", {
+      method: "PUT",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ disputed: !disputed(), reason: reason.value.trim() }),
+    });
+    reason.value = "";
+    const timeline = await api(base + "/timeline");
+    state.timeline = timeline.events;
+    showError(null);
+    render();
+  } catch (error) {
+    showError(error);
+  }
+});
+
+setUpHeader(() => {
+  render();
+  if (state.clip) renderClip();
+});
+load();
