@@ -51,7 +51,8 @@ function renderClip() {
     return;
   }
   const video = document.getElementById("clip");
-  video.src = base + "/clip";  // only on load: the browser fetches it in ranges and can seek anywhere
+  const source = base + "/clip"; // the browser fetches it in ranges and can seek anywhere
+  if (video.getAttribute("src") !== source) video.src = source; // a language switch must not restart the clip
   document.getElementById("markers").replaceChildren(
     ...state.clip.markers.map(([offset, label]) => {
       const jump = el("button", `${clock(offset)}  ${label}`, { type: "button", "data-offset": String(offset) });

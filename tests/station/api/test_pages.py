@@ -96,6 +96,13 @@ def test_the_order_page_plays_the_clip_and_jumps_to_each_scan(served: tuple[Vide
 
     page.click("#dispute-toggle")  # no reason yet: refused on the page
     assert page.is_visible("#error")
+    page.evaluate("document.getElementById('clip').pause()")
+    position = page.evaluate("document.getElementById('clip').currentTime")
+    assert position > 0
+    page.click("#language")  # switching the language keeps the clip where it is
+    assert page.text_content("#dispute-toggle") == "标记为争议"
+    assert page.evaluate("document.getElementById('clip').currentTime") == pytest.approx(position, abs=0.05)
+    page.click("#language")
     page.fill("#dispute-reason", "customer reports an empty box")
     page.click("#dispute-toggle")
     page.wait_for_selector("#dispute-state.on")
