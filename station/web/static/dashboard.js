@@ -14,21 +14,20 @@ function render() {
         })
       : [el("li", t("no_alerts"), { class: "muted" })]),
   );
-  const body = document.querySelector("#queue tbody");
-  body.replaceChildren(
-    ...(last.queue.orders.length
-      ? last.queue.orders.map((o) => {
-          const row = el("tr");
-          const link = el("a", o.order_id, { href: "/orders/" + encodeURIComponent(o.order_id) });
-          const cell = el("td");
-          cell.append(link);
-          row.append(cell, el("td", o.level), el("td", o.deadline ? formatTime(Date.parse(o.deadline)) : "—"));
-          row.append(el("td", o.sla, { class: "sla " + o.sla }), el("td", o.why.join("; ")));
-          return row;
-        })
-      : [el("tr", "", {})]),
-  );
-  if (!last.queue.orders.length) body.firstChild.append(el("td", t("queue_empty"), { colspan: "5", class: "muted" }));
+  const rows = last.queue.orders.map((o) => {
+    const row = el("tr");
+    const cell = el("td");
+    cell.append(el("a", o.order_id, { href: "/orders/" + encodeURIComponent(o.order_id) }));
+    row.append(cell, el("td", o.level), el("td", o.deadline ? formatTime(Date.parse(o.deadline)) : "—"));
+    row.append(el("td", o.sla, { class: "sla " + o.sla }), el("td", o.why.join("; ")));
+    return row;
+  });
+  if (!rows.length) {
+    const empty = el("tr");
+    empty.append(el("td", t("queue_empty"), { colspan: "5", class: "muted" }));
+    rows.push(empty);
+  }
+  document.querySelector("#queue tbody").replaceChildren(...rows);
 }
 
 async function refresh() {

@@ -127,8 +127,11 @@ def test_the_language_toggle_switches_and_is_remembered(served: tuple[VideoStati
 
 def test_the_dashboard_lists_the_queue_and_opens_an_order(served: tuple[VideoStation, str], page: Page) -> None:
     station, base_url = served
+    assert station.station.alerts is not None
+    station.db(station.station.alerts.device_state, "printer:B01", False, "paper out")
     _log_in(page, base_url, "/")
     page.wait_for_selector(f"#queue a:has-text('{ORDER_ID}')")
+    assert "device_down · printer:B01" in (page.text_content("#alerts li.fault") or "")
     page.fill("#order-id", "SO20990101-404")
     page.press("#order-id", "Enter")
     page.wait_for_url(base_url + "/orders/SO20990101-404")
