@@ -1,12 +1,16 @@
-"""`POST /benches/{bench}/scans`: a scan enters the workflow."""
+"""The bench: `POST /benches/{bench}/scans` (a scan enters the workflow) and `GET /benches/{bench}/screen` (what
+the bench screen shows)."""
 
+import hashlib
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Header, Path, Request, Response
 
 from station.api import API_PREFIX
+from station.api.context import ApiContext
 from station.api.problems import ApiProblem, problem_responses
-from station.api.schemas import ScanIn, ScanResult
+from station.api.routes_orders import order_out
+from station.api.schemas import BenchScreen, ScanIn, ScanResult, ScreenOperator
 from station.api.security import context, require
 from station.auth import ApiRole, Principal
 
@@ -33,3 +37,55 @@ async def post_scan(
     ctx = context(request)
     outcome = await ctx.db(ctx.workflow.handle_scan, bench, body.code, body.device, body.symbology)
     return ScanResult.model_validate(outcome.as_dict())
+
+
+def _screen(ctx: ApiContext, bench_id: str) -> BenchScreen:
+    """Read on the database thread, where scans are handled: the bench, its operator and order, the last answer."""
+    with ctx.store.reading() as repo:
+        bench = repo.bench(bench_id)
+        operator = repo.operator(bench.operator_badge) if bench.operator_badge else None
+        order = repo.order(bench.order_id) if bench.order_id else None
+    last = ctx.workflow.last_answer(bench_id)
+    return BenchScreen(
+        bench_id=bench_id,
+        operator=None
+        if bench.operator_badge is None
+        else ScreenOperator(
+            badge=bench.operator_badge,
+            name=operator.name if operator else None,
+            role=bench.operator_role.value if bench.operator_role else "packer",
+        ),
+        order=order_out(order) if order else None,
+        answer_no=last[0] if last else 0,
+        last=ScanResult.model_validate(last[1].as_dict()) if last else None,
+    )
+
+
+@router.get(
+    "/benches/{bench}/screen",
+    response_model=BenchScreen,
+    responses={
+        304: {"description": "Not changed since the ETag sent in If-None-Match."},
+        **problem_responses(401, 403, 422),
+    },
+    summary="What the bench screen shows",
+)
+async def get_screen(
+    bench: BenchId,
+    request: Request,
+    response: Response,
+    caller: Annotated[Principal, Depends(require(ApiRole.BENCH, ApiRole.SUPERVISOR))],
+    if_none_match: Annotated[str | None, Header(max_length=128)] = None,
+) -> BenchScreen | Response:
+    """Who is logged in, the order on the bench with each line's count, and the last answer given at the bench
+    (its message in zh-CN and English). The bench screen polls it: send the last `ETag` in `If-None-Match` to get
+    304 while nothing changed. A bench token reads its own bench only."""
+    if caller.role is ApiRole.BENCH and caller.bench_id != bench:
+        raise ApiProblem(403, "wrong_bench")
+    ctx = context(request)
+    screen = await ctx.db(_screen, ctx, bench)
+    etag = '"' + hashlib.sha256(screen.model_dump_json().encode()).hexdigest()[:32] + '"'
+    if if_none_match == etag:
+        return Response(status_code=304, headers={"ETag": etag})
+    response.headers["ETag"] = etag
+    return screen

@@ -134,6 +134,24 @@ class OrderOut(BaseModel):
     lines: list[LineOut]
 
 
+class ScreenOperator(BaseModel):
+    """Who is logged in at a bench."""
+
+    badge: str
+    name: str | None = Field(description="From the operator register; None if the badge is no longer in it.")
+    role: str
+
+
+class BenchScreen(BaseModel):
+    """What the bench screen shows: who is logged in, the order on the bench, and the last answer given there."""
+
+    bench_id: str
+    operator: ScreenOperator | None
+    order: OrderOut | None = Field(description="The order on the bench (packing, or packed and waiting for its label).")
+    answer_no: int = Field(description="Number of the last answer (0: none since the service started).")
+    last: ScanResult | None
+
+
 class EventOut(BaseModel):
     """One event of an order's timeline (the envelope of DESIGN §7)."""
 

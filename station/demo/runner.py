@@ -138,7 +138,7 @@ def run_demo(settings: Settings, *, serve: bool = True, pace_s: float = 0.4, out
     host, port = demo_settings.api.host, demo_settings.api.port
     print(
         f"\nThe API is up: http://{host}:{port}/docs  (Ctrl+C to stop)\n"
-        f"  bench B01 token:  {tokens['bench']}\n"
+        f"  bench B01 token:  {tokens['bench']}  (bench screen: http://{host}:{port}/bench/B01#token={tokens['bench']})\n"
         f"  PDA token:        {tokens['pda']}\n"
         f"  supervisor token: {tokens['supervisor']}\n"
         f"  supervisor login: demo / {tokens['password']}  (pages: http://{host}:{port}/ and "

@@ -39,6 +39,15 @@ async def login() -> FileResponse:
     return _page("login.html")
 
 
+@router.get("/bench/{bench}")
+async def bench_screen(
+    bench: Annotated[str, PathParam(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")],
+) -> FileResponse:
+    """The bench screen (kiosk): the last answer in big type and the open order's lines; it reads the API with the
+    bench's token, handed over once as `/bench/{bench}#token=...`."""
+    return _page("kiosk.html")
+
+
 @router.get("/orders/{order_id}")
 async def order(order_id: Annotated[str, PathParam(min_length=1, max_length=64)]) -> FileResponse:
     """One order: its lines, the packing clip with a marker for every scan, photos, timeline and evidence."""

@@ -116,6 +116,8 @@ class BenchWorkflow:
         self._devices = devices or (lambda _bench: BenchDevices())
         self._monotonic = monotonic
         self._last_read: dict[tuple[str, str], tuple[bytes | str, float]] = {}
+        self._last_answers: dict[str, tuple[int, ScanOutcome]] = {}
+        self._answers_given = 0
         store.subscribe(self._handle_committed)
 
     @property
@@ -139,11 +141,18 @@ class BenchWorkflow:
             logger.exception("scan at bench %s from %s failed", bench_id, device)
             outcome = self._record_internal_error(bench_id, device, raw)
         if outcome.feedback is not Feedback.NONE:
+            self._answers_given += 1
+            self._last_answers[bench_id] = (self._answers_given, outcome)
             try:
                 self.indicator.signal(bench_id, outcome.feedback, outcome.message["en"])
             except Exception:
                 logger.exception("indicator failed at bench %s", bench_id)
         return outcome
+
+    def last_answer(self, bench_id: str) -> tuple[int, ScanOutcome] | None:
+        """The last answer the bench was given since the service started, and its number (for the bench
+        screen; a bounce, ignored, gives none). Read it on the thread that handles scans."""
+        return self._last_answers.get(bench_id)
 
     def tick(self) -> None:
         """Periodic housekeeping: log out idle packers (also done lazily on the next scan)."""

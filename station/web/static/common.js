@@ -55,6 +55,11 @@ const TEXT = {
     no_camera: "This station has no camera.",
     error: "Something went wrong: ",
     updated: "Updated",
+    kiosk_title: "Bench",
+    scan_badge: "Scan your badge to log in",
+    scan_order: "Scan an order",
+    needs_token: "This screen needs its bench token: open /bench/<bench>#token=<the bench token> once on this computer.",
+    offline: "No answer from the station — retrying…",
   },
   "zh-CN": {
     title_dashboard: "打包工作站 — 主管",
@@ -110,6 +115,11 @@ const TEXT = {
     no_camera: "本工作站没有摄像头。",
     error: "出错了：",
     updated: "更新于",
+    kiosk_title: "工位",
+    scan_badge: "请扫描工牌登录",
+    scan_order: "请扫描订单",
+    needs_token: "此屏幕需要工位令牌：在本机打开一次 /bench/<工位>#token=<工位令牌>。",
+    offline: "工作站无响应，正在重试…",
   },
 };
 

@@ -18,6 +18,7 @@ ORDER = "/api/v1/orders/SO20260205-8821"
 ROUTES = [
     # method, path, body, roles allowed
     ("POST", "/api/v1/benches/B01/scans", {"code": "OP-001"}, {"bench"}),
+    ("GET", "/api/v1/benches/B01/screen", None, {"bench", "supervisor"}),
     ("GET", ORDER, None, {"bench", "supervisor", "hub"}),
     ("GET", ORDER + "/timeline", None, {"supervisor", "hub"}),
     ("POST", ORDER + "/actions/hold", {"reason": "check"}, {"supervisor", "hub"}),

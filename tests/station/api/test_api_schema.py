@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from station.api import API_PREFIX
 
 OPERATIONS = [
+    "GET /api/v1/benches/{bench}/screen",
     "POST /api/v1/benches/{bench}/scans",
     "GET /api/v1/orders/{order_id}",
     "GET /api/v1/orders/{order_id}/timeline",

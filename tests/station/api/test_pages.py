@@ -155,3 +155,31 @@ def test_login_never_sends_the_supervisor_to_another_site(served: tuple[VideoSta
     page.fill("#password", PASSWORD)
     page.click("#submit")
     page.wait_for_url(base_url + "/")
+
+
+def test_the_bench_screen_shows_each_answer_and_the_order(served: tuple[VideoStation, str], page: Page) -> None:
+    station, base_url = served
+    token = station.bench["Authorization"].removeprefix("Bearer ")
+    page.goto(f"{base_url}/bench/B01#token={token}")
+    page.wait_for_selector("#prompt:has-text('Scan your badge to log in')")
+    assert "token" not in page.url  # handed over once, kept on this computer, not left in the address bar
+    station.scan("OP-001")
+    page.wait_for_selector("#operator:has-text('李四 OP-001')")
+    station.scan(ORDER_ID)
+    page.wait_for_selector(f"#order-id:has-text('{ORDER_ID}')")
+    station.scan("FOOD-2KG-BAG")
+    page.wait_for_selector("#lines td.count:has-text('1 / 2')")
+    assert page.get_attribute("#answer", "class") == "answer fb-ok"
+    station.scan("6901234567892")  # a real GTIN, not on this order
+    page.wait_for_selector("#answer.fb-wrong_item")
+    assert page.text_content("#answer-zh") == "商品不属于此订单"
+    assert page.text_content("#answer-en") == "Item is not on this order"
+    page.reload()
+    page.wait_for_selector("#answer.fb-wrong_item")
+
+
+def test_the_bench_screen_asks_for_its_token(served: tuple[VideoStation, str], page: Page) -> None:
+    _station, base_url = served
+    page.goto(f"{base_url}/bench/B01#token=pst_not-a-token")
+    page.wait_for_selector("#needs-token:not([hidden])")
+    assert "/bench/<bench>#token=" in (page.text_content("#needs-token") or "")

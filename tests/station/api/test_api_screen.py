@@ -1,0 +1,41 @@
+"""`GET /benches/{bench}/screen`: who is logged in, the order with its counts, the last answer; ETag and 304."""
+
+from apikit import ORDER, Api
+
+
+def _scan(api: Api, code: str) -> None:
+    response = api.client.post("/api/v1/benches/B01/scans", json={"code": code}, headers=api.headers("bench"))
+    assert response.status_code == 200, response.text
+
+
+def test_the_screen_follows_the_bench(api: Api) -> None:
+    url = "/api/v1/benches/B01/screen"
+    empty = api.client.get(url, headers=api.headers("bench"))
+    assert empty.status_code == 200
+    assert empty.json() == {"bench_id": "B01", "operator": None, "order": None, "answer_no": 0, "last": None}
+    etag = empty.headers["etag"]
+    unchanged = api.client.get(url, headers=api.headers("bench", **{"If-None-Match": etag}))
+    assert unchanged.status_code == 304
+
+    _scan(api, "OP-001")
+    _scan(api, str(ORDER["order_id"]))
+    _scan(api, "FOOD-2KG-BAG")
+    _scan(api, "6901234567892")  # a valid GTIN that is not on the order
+    screen = api.client.get(url, headers=api.headers("bench", **{"If-None-Match": etag}))
+    assert screen.status_code == 200
+    body = screen.json()
+    assert body["operator"] == {"badge": "OP-001", "name": "李四", "role": "packer"}
+    assert body["order"]["order_id"] == ORDER["order_id"]
+    assert [(line["verified"], line["qty"]) for line in body["order"]["lines"]] == [(1, 2)]
+    assert body["answer_no"] == 4
+    assert body["last"]["feedback"] == "wrong_item"
+    assert body["last"]["message"] == {"zh-CN": "商品不属于此订单", "en": "Item is not on this order"}
+    assert screen.headers["etag"] != etag
+    supervisor = api.client.get(url, headers=api.headers("supervisor"))
+    assert supervisor.json() == body
+
+
+def test_a_bench_token_reads_its_own_screen_only(api: Api) -> None:
+    response = api.client.get("/api/v1/benches/B01/screen", headers=api.headers("other_bench"))
+    assert response.status_code == 403
+    assert response.json()["code"] == "wrong_bench"
