@@ -27,7 +27,7 @@ from station.adapters.hub_commands import StationCommands, apply_stored_config
 from station.adapters.sync_runner import SyncRunner
 from station.alerts import AlertMonitor
 from station.api.context import ApiContext
-from station.api.queue_watch import QueueWatch
+from station.api.queue_watch import ChangeSignal, QueueWatch
 from station.api.server import create_api
 from station.config import Settings
 from station.events import Actor
@@ -98,6 +98,8 @@ class Station:
         self.alerts = AlertMonitor(store, settings.priority, self.indicator, bench)
         self.queue_watch = QueueWatch(store.wall_ms)
         store.subscribe(self.queue_watch.notify)
+        self.bench_watch = ChangeSignal()  # every commit may change a bench screen (every scan commits an event)
+        store.subscribe(lambda _events: self.bench_watch.bump())
         self.commands = StationCommands(
             store,
             settings,
@@ -127,6 +129,7 @@ class Station:
             printing=self.printing,
             video=self.video,
             queue_watch=self.queue_watch,
+            bench_watch=self.bench_watch,
             version=station_version(),
             cookie_secure=settings.api.cookie_secure,
         )
@@ -251,6 +254,7 @@ class Station:
             return
         self._loop = asyncio.get_running_loop()
         self.queue_watch.bind(self._loop)
+        self.bench_watch.bind(self._loop)
         if self.camera is not None:
             await self._loop.run_in_executor(None, self.camera.start)
         self._housekeeping = asyncio.create_task(self._housekeep(), name="housekeeping")

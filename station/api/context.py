@@ -9,7 +9,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from station.alerts import AlertMonitor
-from station.api.queue_watch import QueueWatch
+from station.api.queue_watch import ChangeSignal, QueueWatch
 from station.auth import Principal, RevocationMark
 from station.config import Settings
 from station.metrics import StationMetrics
@@ -59,6 +59,7 @@ class ApiContext:
     writer: ThreadPoolExecutor
     alerts: AlertMonitor
     queue_watch: QueueWatch
+    bench_watch: ChangeSignal = field(default_factory=ChangeSignal)  # bumped by every commit
     printing: PrintWorker | None = None  # None: no label printer configured
     video: VideoService | None = None  # None: no camera configured
     version: str = "0.0.0"

@@ -1,5 +1,6 @@
-"""Serving `/queue/top` cheaply to many polling PDAs: a per-PDA cache of the top order, invalidated by commits,
-and a wake-up for long-polls when the queue may have changed.
+"""Long-polls: `ChangeSignal` wakes requests waiting for a change (the bench screen waits on every commit), and
+`QueueWatch` serves `/queue/top` cheaply to many polling PDAs: a per-PDA cache of the top order, invalidated by
+commits, and a wake-up when the queue may have changed.
 
 The store calls `notify` after every commit (on the database thread); the bump happens on the event loop.
 A cached top also expires on its own when a claim lease ends or the top's SLA colour changes — the two ways
@@ -14,25 +15,21 @@ from typing import Any
 _RELEVANT_PREFIXES = ("order.", "priority.", "queue.")
 
 
-class QueueWatch:
-    """Generation counter of the queue, with an asyncio wake-up and a per-PDA cache."""
+class ChangeSignal:
+    """A generation counter that any thread may bump, with an asyncio wake-up for long-polls."""
 
-    def __init__(self, clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000) -> None:
+    def __init__(self) -> None:
         self.generation = 0
-        self._clock_ms = clock_ms
         self._loop: asyncio.AbstractEventLoop | None = None
         self._changed: asyncio.Event | None = None
-        self._cache: dict[str, tuple[int, int, dict[str, Any] | None]] = {}
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Attach to the serving event loop (called at start-up)."""
         self._loop = loop
         self._changed = asyncio.Event()
 
-    def notify(self, events: list[dict[str, Any]]) -> None:
-        """Store subscriber (any thread): a commit that touched orders, priorities or claims bumps the queue."""
-        if not any(str(e["type"]).startswith(_RELEVANT_PREFIXES) for e in events):
-            return
+    def bump(self) -> None:
+        """Something changed (callable from any thread: the bump itself happens on the event loop)."""
         loop = self._loop
         if loop is None:
             self._bump()
@@ -41,25 +38,16 @@ class QueueWatch:
 
     def _bump(self) -> None:
         self.generation += 1
-        self._cache.clear()
+        self._bumped()
         if self._changed is not None:
             self._changed.set()
             self._changed = asyncio.Event()
 
-    def cached(self, pda: str) -> tuple[bool, dict[str, Any] | None]:
-        """(hit, row) for this PDA's top at the current generation."""
-        hit = self._cache.get(pda)
-        if hit is None or hit[0] != self.generation or self._clock_ms() >= hit[1]:
-            return False, None
-        return True, hit[2]
-
-    def store(self, pda: str, generation: int, row: dict[str, Any] | None, valid_until_ms: int) -> None:
-        """Remember a computed top (only if nothing changed while it was computed)."""
-        if generation == self.generation:
-            self._cache[pda] = (generation, valid_until_ms, row)
+    def _bumped(self) -> None:
+        """Hook for subclasses, on the event loop."""
 
     async def wait_for_change(self, timeout_s: float, seen_generation: int | None = None) -> None:
-        """Return when the queue changed, or after `timeout_s`.
+        """Return when a change came, or after `timeout_s`.
 
         `seen_generation` is the generation the caller's answer was computed at: a change that landed while
         that answer was being computed (before this wait began) returns at once instead of being missed.
@@ -73,3 +61,32 @@ class QueueWatch:
             await asyncio.wait_for(self._changed.wait(), timeout_s)
         except TimeoutError:
             return
+
+
+class QueueWatch(ChangeSignal):
+    """Generation counter of the queue, with an asyncio wake-up and a per-PDA cache."""
+
+    def __init__(self, clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000) -> None:
+        super().__init__()
+        self._clock_ms = clock_ms
+        self._cache: dict[str, tuple[int, int, dict[str, Any] | None]] = {}
+
+    def notify(self, events: list[dict[str, Any]]) -> None:
+        """Store subscriber (any thread): a commit that touched orders, priorities or claims bumps the queue."""
+        if any(str(e["type"]).startswith(_RELEVANT_PREFIXES) for e in events):
+            self.bump()
+
+    def _bumped(self) -> None:
+        self._cache.clear()
+
+    def cached(self, pda: str) -> tuple[bool, dict[str, Any] | None]:
+        """(hit, row) for this PDA's top at the current generation."""
+        hit = self._cache.get(pda)
+        if hit is None or hit[0] != self.generation or self._clock_ms() >= hit[1]:
+            return False, None
+        return True, hit[2]
+
+    def store(self, pda: str, generation: int, row: dict[str, Any] | None, valid_until_ms: int) -> None:
+        """Remember a computed top (only if nothing changed while it was computed)."""
+        if generation == self.generation:
+            self._cache[pda] = (generation, valid_until_ms, row)

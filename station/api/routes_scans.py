@@ -2,14 +2,16 @@
 the bench screen shows)."""
 
 import hashlib
+import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from station.api import API_PREFIX
 from station.api.context import ApiContext
 from station.api.problems import ApiProblem, problem_responses
 from station.api.routes_orders import order_out
+from station.api.routes_queue import MAX_WAIT_S, RECHECK_S
 from station.api.schemas import BenchScreen, ScanIn, ScanResult, ScreenOperator
 from station.api.security import context, require
 from station.auth import ApiRole, Principal
@@ -75,16 +77,27 @@ async def get_screen(
     request: Request,
     response: Response,
     caller: Annotated[Principal, Depends(require(ApiRole.BENCH, ApiRole.SUPERVISOR))],
+    wait: Annotated[
+        int, Query(ge=0, le=MAX_WAIT_S, description="Long-poll: wait up to N s for the screen to change.")
+    ] = 0,
     if_none_match: Annotated[str | None, Header(max_length=128)] = None,
 ) -> BenchScreen | Response:
     """Who is logged in, the order on the bench with each line's count, and the last answer given at the bench
-    (its message in zh-CN and English). The bench screen polls it: send the last `ETag` in `If-None-Match` to get
-    304 while nothing changed. A bench token reads its own bench only."""
+    (its message in zh-CN and English). Send the last `ETag` in `If-None-Match` to get 304 while nothing changed;
+    add `?wait=N` to hold the request until something is committed that changes it (or N seconds pass), as the
+    bench screen does. A bench token reads its own bench only."""
     if caller.role is ApiRole.BENCH and caller.bench_id != bench:
         raise ApiProblem(403, "wrong_bench")
     ctx = context(request)
-    screen = await ctx.db(_screen, ctx, bench)
-    etag = '"' + hashlib.sha256(screen.model_dump_json().encode()).hexdigest()[:32] + '"'
+    give_up = time.monotonic() + wait
+    while True:
+        generation = ctx.bench_watch.generation
+        screen = await ctx.db(_screen, ctx, bench)
+        etag = '"' + hashlib.sha256(screen.model_dump_json().encode()).hexdigest()[:32] + '"'
+        remaining = give_up - time.monotonic()
+        if if_none_match != etag or remaining <= 0:
+            break
+        await ctx.bench_watch.wait_for_change(min(remaining, RECHECK_S), generation)
     if if_none_match == etag:
         return Response(status_code=304, headers={"ETag": etag})
     response.headers["ETag"] = etag

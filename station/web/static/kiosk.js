@@ -1,10 +1,12 @@
 // The bench screen: what the packer was just told, in big type, and the open order's lines with their counts.
-// It polls the station every POLL_MS with If-None-Match (a 304 costs almost nothing) using the bench's token, which
-// is handed over once in the URL fragment (never sent to a server or written to a log) and kept on this computer.
+// It long-polls the station (the request waits until a commit changes the screen, up to WAIT_S) with the bench's
+// token, which is handed over once in the URL fragment (never sent to a server or written to a log) and kept on
+// this computer.
 
 import { el, language, setUpHeader, t } from "/static/common.js";
 
-const POLL_MS = 300;
+const WAIT_S = 25;
+const RETRY_MS = 1000;
 const bench = decodeURIComponent(location.pathname.split("/").pop());
 const tokenKey = "bench-token:" + bench;
 let screen = null;
@@ -46,7 +48,8 @@ async function poll() {
   try {
     const headers = { Authorization: "Bearer " + token };
     if (etag) headers["If-None-Match"] = etag;
-    const response = await fetch(`/api/v1/benches/${encodeURIComponent(bench)}/screen`, { headers, cache: "no-store" });
+    const url = `/api/v1/benches/${encodeURIComponent(bench)}/screen?wait=${etag ? WAIT_S : 0}`;
+    const response = await fetch(url, { headers, cache: "no-store" });
     document.getElementById("offline").hidden = true;
     if (response.status === 401 || response.status === 403) {
       localStorage.removeItem(tokenKey); // revoked, or another bench's: someone must hand over the right one
@@ -58,10 +61,14 @@ async function poll() {
       screen = await response.json();
       render();
     }
+    if (response.ok || response.status === 304) {
+      setTimeout(poll, 0); // the next long-poll at once: the station answers when something changes
+      return;
+    }
   } catch {
     document.getElementById("offline").hidden = false; // the service restarting: keep trying
   }
-  setTimeout(poll, POLL_MS);
+  setTimeout(poll, RETRY_MS);
 }
 
 setUpHeader(render);

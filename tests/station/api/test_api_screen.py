@@ -1,5 +1,8 @@
 """`GET /benches/{bench}/screen`: who is logged in, the order with its counts, the last answer; ETag and 304."""
 
+import threading
+import time
+
 from apikit import ORDER, Api
 
 
@@ -39,3 +42,21 @@ def test_a_bench_token_reads_its_own_screen_only(api: Api) -> None:
     response = api.client.get("/api/v1/benches/B01/screen", headers=api.headers("other_bench"))
     assert response.status_code == 403
     assert response.json()["code"] == "wrong_bench"
+
+
+def test_a_long_poll_answers_with_the_screen_a_scan_changed(api: Api) -> None:
+    url = "/api/v1/benches/B01/screen"
+    etag = api.client.get(url, headers=api.headers("bench")).headers["etag"]
+
+    def scan_soon() -> None:
+        time.sleep(0.5)  # while the long-poll below waits
+        _scan(api, "OP-001")
+
+    scanner = threading.Thread(target=scan_soon)
+    scanner.start()
+    waited = api.client.get(url + "?wait=20", headers=api.headers("bench", **{"If-None-Match": etag}))
+    scanner.join()
+    assert waited.status_code == 200
+    assert waited.json()["operator"]["badge"] == "OP-001"
+    still = api.headers("bench", **{"If-None-Match": waited.headers["etag"]})
+    assert api.client.get(url + "?wait=1", headers=still).status_code == 304
