@@ -98,7 +98,9 @@ class Station:
         self.alerts = AlertMonitor(store, settings.priority, self.indicator, bench)
         self.queue_watch = QueueWatch(store.wall_ms)
         store.subscribe(self.queue_watch.notify)
-        self.bench_watch = ChangeSignal()  # every commit may change a bench screen (every scan commits an event)
+        # Every commit may change a bench screen (every scan commits an event); the screen is read on the database
+        # thread, so a commit with no screen waiting need not wake the event loop.
+        self.bench_watch = ChangeSignal(only_while_watched=True)
         store.subscribe(lambda _events: self.bench_watch.bump())
         self.commands = StationCommands(
             store,

@@ -9,8 +9,13 @@ the answer changes without a commit.
 
 import asyncio
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+MAX_WAIT_S = 60  # the longest `?wait=` a long-poll may ask for
+RECHECK_S = 5.0  # a long-poll re-checks its answer this often even without a change (sync state, missed wake-ups)
 
 _RELEVANT_PREFIXES = ("order.", "priority.", "queue.")
 
@@ -18,10 +23,14 @@ _RELEVANT_PREFIXES = ("order.", "priority.", "queue.")
 class ChangeSignal:
     """A generation counter that any thread may bump, with an asyncio wake-up for long-polls."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, only_while_watched: bool = False) -> None:
+        """`only_while_watched`: a bump with no long-poll in progress is dropped instead of waking the event loop.
+        Safe when every answer is computed on the thread that bumps (the database thread), after the change."""
         self.generation = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._changed: asyncio.Event | None = None
+        self._only_while_watched = only_while_watched
+        self._long_polls = 0  # in progress, on the event loop
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Attach to the serving event loop (called at start-up)."""
@@ -33,6 +42,8 @@ class ChangeSignal:
         loop = self._loop
         if loop is None:
             self._bump()
+        elif self._only_while_watched and not self._long_polls:
+            return  # nobody waits: a long-poll that starts later computes its answer after this change
         elif not loop.is_closed():
             loop.call_soon_threadsafe(self._bump)
 
@@ -45,6 +56,24 @@ class ChangeSignal:
 
     def _bumped(self) -> None:
         """Hook for subclasses, on the event loop."""
+
+    async def until_changed(
+        self, wait_s: float, known_etag: str | None, answer: Callable[[], Awaitable[tuple[str, T]]]
+    ) -> tuple[str, T]:
+        """`answer()` as (ETag, value); while its ETag is still `known_etag`, wait for a change and ask again,
+        for up to `wait_s` seconds (a long-poll)."""
+        give_up = time.monotonic() + wait_s
+        self._long_polls += 1
+        try:
+            while True:
+                generation = self.generation
+                etag, value = await answer()
+                remaining = give_up - time.monotonic()
+                if known_etag != etag or remaining <= 0:
+                    return etag, value
+                await self.wait_for_change(min(remaining, RECHECK_S), generation)
+        finally:
+            self._long_polls -= 1
 
     async def wait_for_change(self, timeout_s: float, seen_generation: int | None = None) -> None:
         """Return when a change came, or after `timeout_s`.

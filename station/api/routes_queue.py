@@ -1,7 +1,6 @@
 """The PDA queue: `GET /queue`, `GET /queue/top` (ETag, If-None-Match → 304, `?wait=` long-poll), claims;
 explicit priority levels and the S-escalation breaker's lift."""
 
-import time
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -11,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from station.api import API_PREFIX
 from station.api.context import ApiContext
 from station.api.problems import ApiProblem, problem_responses
+from station.api.queue_watch import MAX_WAIT_S
 from station.api.routes_orders import parse_if_match
 from station.api.security import context, require
 from station.auth import ApiRole, Principal
@@ -19,8 +19,6 @@ from station.queue import claim, listing, make_entry, next_claim_expiry_ms, next
 
 router = APIRouter(prefix=API_PREFIX, tags=["queue"])
 
-MAX_WAIT_S = 60
-RECHECK_S = 5.0  # a long-poll re-checks the top this often even without a commit (sync state, missed wake-ups)
 OrderId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
@@ -114,13 +112,13 @@ def _empty_etag(clock_synced: bool) -> str:
     return '"empty"' if clock_synced else '"empty-unsynced"'
 
 
-async def _current_top(ctx: ApiContext, pda: str) -> tuple[dict[str, Any] | None, int, int]:
-    """The PDA's top row (cached per queue generation), the time of the answer and its queue generation."""
+async def _current_top(ctx: ApiContext, pda: str) -> tuple[dict[str, Any] | None, int]:
+    """The PDA's top row (cached per queue generation) and the time of the answer."""
     now = ctx.store.wall_ms()
     generation = ctx.queue_watch.generation
     hit, row = ctx.queue_watch.cached(pda)
     if hit:
-        return row, now, generation
+        return row, now
 
     def compute() -> tuple[dict[str, Any] | None, int | None]:
         with ctx.store.reading() as repo:
@@ -129,7 +127,7 @@ async def _current_top(ctx: ApiContext, pda: str) -> tuple[dict[str, Any] | None
     row, claim_expiry = await ctx.db(compute)
     changes = [t for t in (claim_expiry, next_sla_change_ms(row, now, ctx.settings.priority) if row else None) if t]
     ctx.queue_watch.store(pda, generation, row, min(changes) if changes else now + 3_600_000)
-    return row, now, generation
+    return row, now
 
 
 @router.get(
@@ -155,16 +153,14 @@ async def get_top(
     nothing changed; add `?wait=N` to hold the request until it changes (or N seconds pass)."""
     ctx = context(request)
     pda = _pda_id(caller)
-    give_up = time.monotonic() + wait
-    while True:
-        row, now, generation = await _current_top(ctx, pda)
+
+    async def answer() -> tuple[str, tuple[Any, int, bool]]:
+        row, now = await _current_top(ctx, pda)
         synced = ctx.store.sync_state.is_synced()
         entry = make_entry(row, now, ctx.settings.priority) if row else None
-        etag = entry.etag(synced) if entry else _empty_etag(synced)
-        remaining = give_up - time.monotonic()
-        if if_none_match != etag or remaining <= 0:
-            break
-        await ctx.queue_watch.wait_for_change(min(remaining, RECHECK_S), generation)
+        return (entry.etag(synced) if entry else _empty_etag(synced)), (entry, now, synced)
+
+    etag, (entry, now, synced) = await ctx.queue_watch.until_changed(wait, if_none_match, answer)
     if if_none_match == etag:
         return Response(status_code=304, headers={"ETag": etag})
     response.headers["ETag"] = etag

@@ -2,7 +2,6 @@
 the bench screen shows)."""
 
 import hashlib
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
@@ -10,8 +9,8 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from station.api import API_PREFIX
 from station.api.context import ApiContext
 from station.api.problems import ApiProblem, problem_responses
+from station.api.queue_watch import MAX_WAIT_S
 from station.api.routes_orders import order_out
-from station.api.routes_queue import MAX_WAIT_S, RECHECK_S
 from station.api.schemas import BenchScreen, ScanIn, ScanResult, ScreenOperator
 from station.api.security import context, require
 from station.auth import ApiRole, Principal
@@ -89,15 +88,12 @@ async def get_screen(
     if caller.role is ApiRole.BENCH and caller.bench_id != bench:
         raise ApiProblem(403, "wrong_bench")
     ctx = context(request)
-    give_up = time.monotonic() + wait
-    while True:
-        generation = ctx.bench_watch.generation
+
+    async def answer() -> tuple[str, BenchScreen]:
         screen = await ctx.db(_screen, ctx, bench)
-        etag = '"' + hashlib.sha256(screen.model_dump_json().encode()).hexdigest()[:32] + '"'
-        remaining = give_up - time.monotonic()
-        if if_none_match != etag or remaining <= 0:
-            break
-        await ctx.bench_watch.wait_for_change(min(remaining, RECHECK_S), generation)
+        return '"' + hashlib.sha256(screen.model_dump_json().encode()).hexdigest()[:32] + '"', screen
+
+    etag, screen = await ctx.bench_watch.until_changed(wait, if_none_match, answer)
     if if_none_match == etag:
         return Response(status_code=304, headers={"ETag": etag})
     response.headers["ETag"] = etag

@@ -9,7 +9,7 @@ from apikit import ADMIN, Api
 
 from cloud_sync.ports import Command
 from station.actions import perform_action
-from station.api import routes_queue
+from station.api import queue_watch
 from station.api.queue_watch import QueueWatch
 from station.auth import ApiRole, create_token
 from station.intake import intake_order
@@ -70,7 +70,7 @@ def test_long_poll_wakes_on_change(api: Api) -> None:
     assert response.json()["order"]["order_id"] == "SO20260205-9001"
     # Without the commit's wake-up the route would only see the change at its periodic re-check
     # (RECHECK_S after the request began); answering well before that proves the notification worked.
-    assert 0.5 <= elapsed < routes_queue.RECHECK_S - 1.5
+    assert 0.5 <= elapsed < queue_watch.RECHECK_S - 1.5
 
 
 def test_top_says_when_the_clock_is_not_synchronised_and_the_etag_follows(api: Api) -> None:

@@ -1,9 +1,12 @@
 """`GET /benches/{bench}/screen`: who is logged in, the order with its counts, the last answer; ETag and 304."""
 
+import asyncio
 import threading
 import time
 
 from apikit import ORDER, Api
+
+from station.api.queue_watch import ChangeSignal
 
 
 def _scan(api: Api, code: str) -> None:
@@ -60,3 +63,28 @@ def test_a_long_poll_answers_with_the_screen_a_scan_changed(api: Api) -> None:
     assert waited.json()["operator"]["badge"] == "OP-001"
     still = api.headers("bench", **{"If-None-Match": waited.headers["etag"]})
     assert api.client.get(url + "?wait=1", headers=still).status_code == 304
+
+
+def test_the_screen_signal_wakes_the_loop_only_while_a_long_poll_is_in_progress() -> None:
+    async def run() -> tuple[int, int, str]:
+        signal = ChangeSignal(only_while_watched=True)
+        signal.bind(asyncio.get_running_loop())
+        signal.bump()  # a commit with no screen waiting
+        await asyncio.sleep(0.05)
+        quiet = signal.generation
+        etags = iter(["a", "b"])
+
+        async def answer() -> tuple[str, None]:
+            if signal.generation == quiet:
+                bumper = threading.Thread(target=signal.bump)  # a commit while this answer is computed
+                bumper.start()
+                bumper.join()
+            return next(etags), None
+
+        etag, _ = await signal.until_changed(30, "a", answer)
+        return quiet, signal.generation, etag
+
+    quiet, after, etag = asyncio.run(run())
+    assert quiet == 0
+    assert after == 1
+    assert etag == "b"
