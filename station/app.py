@@ -25,16 +25,16 @@ from firmware_bridge import BenchController
 from station.adapters.bench_io import BenchIo
 from station.adapters.hub_commands import StationCommands, apply_stored_config
 from station.adapters.sync_runner import SyncRunner
-from station.alerts import AlertMonitor
+from station.alerts.monitor import AlertMonitor
 from station.api.context import ApiContext
 from station.api.queue_watch import ChangeSignal, QueueWatch
 from station.api.server import create_api
 from station.config import Settings
+from station.devices.indicators import FanOutIndicator, LogIndicator
 from station.events import Actor
-from station.indicators import FanOutIndicator, LogIndicator
 from station.metrics import StationMetrics
 from station.printing import PrintWorker, reprint_in
-from station.prioritizer import reevaluate_open_orders
+from station.priority.prioritizer import reevaluate_open_orders
 from station.store import Store
 from station.video import VideoService
 from station.workflow import BenchDevices, BenchWorkflow

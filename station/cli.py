@@ -17,9 +17,9 @@ from station.auth import ApiRole, AuthError, add_user, create_token, list_tokens
 from station.config import ConfigError, Settings, load_settings, render_example
 from station.doctor import diagnose, write_report
 from station.events import Actor, verify_chain
-from station.intake import intake_order
-from station.model import Role
-from station.operators import add_operator
+from station.orders.intake import intake_order
+from station.orders.model import Role
+from station.orders.operators import add_operator
 from station.store import Store, StoreError
 from station.store.database import CorruptDatabaseError, quick_check
 from station.video import set_disputed

@@ -24,9 +24,9 @@ from pydantic_settings import (
 
 from cloud_sync.settings import SyncSettings
 from station.api.settings import ApiSettings
-from station.devices import DevicesSettings
+from station.devices.settings import DevicesSettings
 from station.printing.settings import PrintingSettings
-from station.priority import PrioritySettings
+from station.priority.rules import PrioritySettings
 from station.scan import ScanRules
 from station.video.settings import VideoSettings
 from station.workflow.settings import WorkflowSettings

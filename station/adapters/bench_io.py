@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from firmware_bridge import BenchController, BenchEvent, ConnectionChanged, DeviceFault, PedalPressed
-from station.model import Feedback
+from station.orders.model import Feedback
 
 logger = logging.getLogger(__name__)
 

@@ -16,12 +16,12 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from cloud_sync.ports import Command, CommandOutcome, CommandRecord
-from station.actions import perform_action
 from station.config import Settings
 from station.events import Actor, NewEvent
-from station.intake import cancel_order, intake_order
-from station.lifecycle import Action
-from station.prioritizer import set_priority
+from station.orders.actions import perform_action
+from station.orders.intake import cancel_order, intake_order
+from station.orders.lifecycle import Action
+from station.priority.prioritizer import set_priority
 from station.store import Store
 
 logger = logging.getLogger(__name__)

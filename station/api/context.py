@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
-from station.alerts import AlertMonitor
+from station.alerts.monitor import AlertMonitor
 from station.api.queue_watch import ChangeSignal, QueueWatch
 from station.auth import Principal, RevocationMark
 from station.config import Settings

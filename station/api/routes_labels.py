@@ -11,7 +11,7 @@ from station.api.problems import ApiProblem, problem_responses
 from station.api.schemas import AuditReason
 from station.api.security import context, require
 from station.auth import ApiRole, Principal
-from station.model import Order
+from station.orders.model import Order
 from station.printing import (
     LabelDataError,
     PreviewUnavailable,

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import PlainTextResponse
 
-from station.alerts import active_alerts
+from station.alerts.monitor import active_alerts
 from station.api import API_PREFIX
 from station.api.problems import ApiProblem, problem_responses
 from station.api.schemas import AlertOut, HealthOut, LoginIn, WhoAmI

@@ -4,14 +4,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
 
-from station.actions import perform_action
 from station.api import API_PREFIX
 from station.api.problems import ApiProblem, problem_responses
 from station.api.schemas import ActionIn, ActionOut, EventOut, LineOut, OrderOut, TimelineOut
 from station.api.security import context, require
 from station.auth import ApiRole, Principal
-from station.lifecycle import Action
-from station.model import STATUS_LABELS, Order
+from station.orders.actions import perform_action
+from station.orders.lifecycle import Action
+from station.orders.model import STATUS_LABELS, Order
 from station.store import Store
 
 router = APIRouter(prefix=API_PREFIX, tags=["orders"])

@@ -14,8 +14,16 @@ from station.api.queue_watch import MAX_WAIT_S
 from station.api.routes_orders import parse_if_match
 from station.api.security import context, require
 from station.auth import ApiRole, Principal
-from station.prioritizer import lift_breaker, set_priority
-from station.queue import claim, listing, make_entry, next_claim_expiry_ms, next_sla_change_ms, release, top_row
+from station.priority.prioritizer import lift_breaker, set_priority
+from station.priority.queue import (
+    claim,
+    listing,
+    make_entry,
+    next_claim_expiry_ms,
+    next_sla_change_ms,
+    release,
+    top_row,
+)
 
 router = APIRouter(prefix=API_PREFIX, tags=["queue"])
 

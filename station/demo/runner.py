@@ -17,9 +17,9 @@ from station.auth import ApiRole, add_user, create_token
 from station.config import Settings
 from station.demo.script import SCRIPT
 from station.events import Actor
-from station.intake import cancel_order, intake_order
-from station.model import Role
-from station.operators import add_operator
+from station.orders.intake import cancel_order, intake_order
+from station.orders.model import Role
+from station.orders.operators import add_operator
 from station.workflow import ScanOutcome
 
 DEMO_ACTOR = Actor(role="system", id="demo", device="demo")
@@ -112,7 +112,7 @@ def run_demo(settings: Settings, *, serve: bool = True, pace_s: float = 0.4, out
     if data_dir.exists():
         shutil.rmtree(data_dir)
     demo_settings = settings.model_copy(update={"station": settings.station.model_copy(update={"data_dir": data_dir})})
-    logging.getLogger("station.indicators").setLevel(logging.WARNING)
+    logging.getLogger("station.devices.indicators").setLevel(logging.WARNING)
     clock = _SimClock()
     station = Station.build(demo_settings, monotonic=clock)
     print(f"Packing Station demo — data in {data_dir} (recreated on every run)", file=out)

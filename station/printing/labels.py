@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from station.model import Order
+from station.orders.model import Order
 from station.printing.errors import LabelDataError, PreviewUnavailable
 from station.printing.ports import LabelRendering
 from station.printing.queue import JobKind

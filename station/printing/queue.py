@@ -24,7 +24,7 @@ from typing import Any
 
 from station.events import Actor, EventType, NewEvent
 from station.ids import uuid7
-from station.model import Role, Status
+from station.orders.model import Role, Status
 from station.store import Store, Tx
 
 DEFAULT_PRINTER = "printer"
@@ -244,7 +244,7 @@ def label_printed(store: Store, order_id: str) -> bool:
 
 
 class PrintConfirmation:
-    """The printer's word for the `packed → labeled` guard (`station.ports.LabelConfirmation`)."""
+    """The printer's word for the `packed → labeled` guard (`station.devices.ports.LabelConfirmation`)."""
 
     def __init__(self, store: Store) -> None:
         """Answer from `store`'s print queue."""

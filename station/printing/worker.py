@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from station.events import EventType
-from station.model import Order, Status
+from station.orders.model import Order, Status
 from station.printing.errors import LabelDataError
 from station.printing.labels import LabelMaker, label_preview_png
 from station.printing.ports import JobReport, LabelPrinter, LabelRendering
@@ -58,7 +58,7 @@ from station.store import Store
 logger = logging.getLogger(__name__)
 
 #: `device_state(device, up, detail)`: where a printer's up/down goes when the station keeps device alerts
-#: in one place (`station.alerts.AlertMonitor.device_state`). Must not block; called on the worker thread.
+#: in one place (`station.alerts.monitor.AlertMonitor.device_state`). Must not block; called on the worker thread.
 DeviceState = Callable[[str, bool, str], object]
 
 CURSOR_KEY = "printing.autoprint_seq.{printer}"

@@ -5,7 +5,7 @@ Append new migrations; never edit a released one. Each runs in its own transacti
 
 import sqlite3
 
-from station.model import Role, Status
+from station.orders.model import Role, Status
 
 _STATUSES = ", ".join(f"'{s.value}'" for s in Status)
 _ROLES = ", ".join(f"'{r.value}'" for r in (Role.PACKER, Role.SUPERVISOR))

@@ -8,8 +8,8 @@ from typing import Any
 import sqlite_utils
 
 from station.events import EventType
-from station.model import Bench, CarrierBatch, Operator, Order, OrderLine, Role, Status
-from station.priority import LEVEL_RANK
+from station.orders.model import Bench, CarrierBatch, Operator, Order, OrderLine, Role, Status
+from station.priority.rules import LEVEL_RANK
 
 # Orders kept parsed in the store's cache. A bench works on one order at a time; the bound keeps a station
 # that runs for weeks from holding every order it ever packed.

@@ -14,14 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from station.devices.ports import Indicator, LabelConfirmation, NullIndicator, PackingCamera, Scale
 from station.events import Actor, EventType, NewEvent
 from station.ids import uuid7
-from station.lifecycle import Action, Evidence, Facts, decide
-from station.model import Bench, CarrierBatch, Feedback, Order, Role, Status
-from station.ports import Indicator, LabelConfirmation, NullIndicator, PackingCamera, Scale
+from station.orders.lifecycle import Action, Evidence, Facts, decide
+from station.orders.model import Bench, CarrierBatch, Feedback, Order, Role, Status
+from station.orders.transitions import apply_action
 from station.scan import CodeKind, Command, Reading, ReadingCache, ScanRules
 from station.store import Store, Tx
-from station.transitions import apply_action
 from station.workflow.items import match_line
 from station.workflow.outcome import ScanOutcome, feedback_for
 from station.workflow.settings import WorkflowSettings

@@ -8,7 +8,7 @@ a trailing `*` (e.g. `FEEDER-PRO-SN*`), where the full scanned code identifies o
 from dataclasses import dataclass
 from functools import lru_cache
 
-from station.model import Order, OrderLine
+from station.orders.model import Order, OrderLine
 from station.scan import ItemCode
 
 _GTIN_LENGTHS = (8, 12, 13, 14)

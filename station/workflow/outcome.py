@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from typing import Any
 
-from station.model import Feedback, Status
+from station.orders.model import Feedback, Status
 
 # Reason → the feedback pattern the bench shows. Anything not listed is a plain error.
 _FEEDBACK: dict[str, Feedback] = {

@@ -416,9 +416,9 @@ class StationCommands(MemoryCommands):
         self.other: list[Command] = []
 
     def apply_command(self, cmd: Command) -> CommandOutcome:
-        from station.actions import perform_action  # noqa: PLC0415 - only this adapter needs the domain
-        from station.intake import cancel_order, intake_order  # noqa: PLC0415
-        from station.lifecycle import Action  # noqa: PLC0415
+        from station.orders.actions import perform_action  # noqa: PLC0415 - only this adapter needs the domain
+        from station.orders.intake import cancel_order, intake_order  # noqa: PLC0415
+        from station.orders.lifecycle import Action  # noqa: PLC0415
 
         actor = Actor(role="hub", id=cmd.hub or "hub")
         data = cmd.data

@@ -13,7 +13,7 @@ from sync_harness import append_events, open_store
 from cloud_sync import chain, wire
 from cloud_sync.errors import MessageRejected
 from cloud_sync.mapping import CANONICAL_STATUSES
-from station.model import Status
+from station.orders.model import Status
 
 PKG = Path(wire.__file__).parent
 SCHEMA_DIR = PKG / "schema"

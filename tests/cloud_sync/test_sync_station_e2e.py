@@ -21,8 +21,8 @@ from station.app import Station
 from station.auth import ApiRole, create_token
 from station.config import load_settings
 from station.events import Actor
-from station.model import Role
-from station.operators import add_operator
+from station.orders.model import Role
+from station.orders.operators import add_operator
 
 ADMIN = Actor(role="system", id="test")
 ORDER = {

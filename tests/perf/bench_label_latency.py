@@ -27,9 +27,9 @@ from drivers import printers
 from drivers.printers import VirtualPrinterEngine
 from drivers.printers.virtual import VirtualPrinterServer
 from station.events import Actor
-from station.intake import intake_order
-from station.model import Role
-from station.operators import add_operator
+from station.orders.intake import intake_order
+from station.orders.model import Role
+from station.orders.operators import add_operator
 from station.printing import PrintingSettings, PrintWorker, label_printed
 from station.scan import ScanRules
 from station.store import Store

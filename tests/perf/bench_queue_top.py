@@ -44,8 +44,8 @@ from station.app import Station
 from station.auth import ApiRole, create_token
 from station.config import load_settings
 from station.events import Actor
-from station.intake import intake_order
-from station.prioritizer import set_priority
+from station.orders.intake import intake_order
+from station.priority.prioritizer import set_priority
 
 data, port, orders, change_s = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 settings = load_settings(None, environ={"STATION_DATA": str(data), "STATION_DEVICES__SCANNERS": "[]"})

@@ -28,9 +28,9 @@ import time
 from pathlib import Path
 
 from station.events import Actor
-from station.intake import intake_order
-from station.model import Role
-from station.operators import add_operator
+from station.orders.intake import intake_order
+from station.orders.model import Role
+from station.orders.operators import add_operator
 from station.scan import ScanRules
 from station.scan import cache as reading_cache
 from station.store import Store

@@ -5,9 +5,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from station.events import Actor
-from station.intake import intake_order
-from station.model import Feedback, Role
-from station.operators import add_operator
+from station.orders.intake import intake_order
+from station.orders.model import Feedback, Role
+from station.orders.operators import add_operator
 from station.scan import ScanRules
 from station.store import Store
 from station.workflow import BenchDevices, BenchWorkflow, WorkflowSettings

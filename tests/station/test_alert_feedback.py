@@ -8,15 +8,15 @@ from typing import Any
 
 from benchkit import ADMIN, HUB, RecordingIndicator, order_doc
 
-from station.alerts import AlertMonitor
+from station.alerts.monitor import AlertMonitor
 from station.app import Station
 from station.config import load_settings
 from station.events import SYSTEM
-from station.intake import intake_order
-from station.model import Feedback, Role
-from station.operators import add_operator
+from station.orders.intake import intake_order
+from station.orders.model import Feedback, Role
+from station.orders.operators import add_operator
 from station.printing.queue import Alert, clear_alert, raise_alert
-from station.priority import PrioritySettings
+from station.priority.rules import PrioritySettings
 from station.store import Store
 
 FAULT_LIGHT = {"red": "off", "amber": "fast_blink", "green": "off"}

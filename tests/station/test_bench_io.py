@@ -12,12 +12,12 @@ from drivers.scanners import SimScanner
 from firmware_bridge import DeviceFault
 from firmware_bridge.core import patterns
 from station.adapters.bench_io import FEEDBACK_OUTPUT
-from station.alerts import active_alerts
+from station.alerts.monitor import active_alerts
 from station.app import Station
 from station.config import load_settings
-from station.intake import cancel_order, intake_order
-from station.model import Feedback, Role, Status
-from station.operators import add_operator
+from station.orders.intake import cancel_order, intake_order
+from station.orders.model import Feedback, Role, Status
+from station.orders.operators import add_operator
 
 DOC = order_doc(
     order_id="SO20260205-7001",

@@ -5,11 +5,11 @@ from pathlib import Path
 
 from benchkit import FakeClock
 
-from station.alerts import AlertMonitor, active_alerts
+from station.alerts.monitor import AlertMonitor, active_alerts
 from station.clock import MAX_EVENT_CLOCK_LEAD_MS, SyncState
 from station.doctor import _event_time_finding
 from station.events import SYSTEM, NewEvent
-from station.priority import PrioritySettings
+from station.priority.rules import PrioritySettings
 from station.store import Store
 
 HOUR_MS = 3_600_000

@@ -11,7 +11,7 @@ from cloud_sync.downlink import Downlink
 from cloud_sync.ports import Command
 from station.adapters.hub_commands import StationCommands, apply_stored_config
 from station.config import Settings, load_settings
-from station.intake import intake_order
+from station.orders.intake import intake_order
 from station.store import Store
 
 ORDER_ID = "SO20260205-8821"

@@ -6,8 +6,8 @@ import pytest
 from benchkit import HUB, Bench, order_doc
 
 from station.events import EventType
-from station.intake import cancel_order, intake_order
-from station.model import Status
+from station.orders.intake import cancel_order, intake_order
+from station.orders.model import Status
 from station.store import Store
 
 

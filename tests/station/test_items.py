@@ -1,6 +1,6 @@
 """Matching a scanned item to an order line: GTIN forms, exact codes, per-unit prefixes, lines with units left."""
 
-from station.model import Order, OrderLine, Status
+from station.orders.model import Order, OrderLine, Status
 from station.scan import ItemCode
 from station.workflow.items import match_line
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from station.lifecycle import TRANSITIONS, Action, Evidence, Facts, decide
-from station.model import Order, OrderLine, Role, Status
+from station.orders.lifecycle import TRANSITIONS, Action, Evidence, Facts, decide
+from station.orders.model import Order, OrderLine, Role, Status
 
 
 def _order(status: Status, verified: bool = True, held_from: Status | None = None) -> Order:

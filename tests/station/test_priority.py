@@ -9,14 +9,14 @@ from benchkit import HUB, FakeClock, RecordingIndicator, order_doc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from station.actions import perform_action
-from station.alerts import AlertMonitor, active_alerts
+from station.alerts.monitor import AlertMonitor, active_alerts
 from station.events import Actor
-from station.intake import cancel_order, intake_order
-from station.lifecycle import Action
-from station.prioritizer import PriorityEvent, lift_breaker, reevaluate_open_orders, set_priority
-from station.priority import PriorityRule, PrioritySettings, evaluate, sla_colour
-from station.queue import claim, listing, release, top_row
+from station.orders.actions import perform_action
+from station.orders.intake import cancel_order, intake_order
+from station.orders.lifecycle import Action
+from station.priority.prioritizer import PriorityEvent, lift_breaker, reevaluate_open_orders, set_priority
+from station.priority.queue import claim, listing, release, top_row
+from station.priority.rules import PriorityRule, PrioritySettings, evaluate, sla_colour
 from station.store import Store
 
 SUPERVISOR = Actor(role="supervisor", id="sv")

@@ -7,10 +7,10 @@ import pytest
 from benchkit import HUB, order_doc
 
 from cloud_sync.chain import event_hash
-from station.alerts import active_alerts
+from station.alerts.monitor import active_alerts
 from station.events import SYSTEM, EventType, NewEvent, verify_chain
-from station.intake import intake_order
-from station.model import Bench
+from station.orders.intake import intake_order
+from station.orders.model import Bench
 from station.store import Store, StoreError, database
 from station.store.migrations import MIGRATIONS
 from station.store.repository import ORDER_CACHE_SIZE

@@ -17,11 +17,11 @@ from benchkit import (
     order_doc,
 )
 
-from station.actions import perform_action
 from station.events import Actor, EventType, verify_chain
-from station.intake import cancel_order, intake_order
-from station.lifecycle import Action
-from station.model import Feedback, Status
+from station.orders.actions import perform_action
+from station.orders.intake import cancel_order, intake_order
+from station.orders.lifecycle import Action
+from station.orders.model import Feedback, Status
 from station.scan import ScanRules
 from station.store import Store
 from station.workflow import BenchDevices

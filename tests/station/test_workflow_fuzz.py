@@ -16,11 +16,11 @@ from benchkit import FEEDER_UNIT, FOOD, GIFT, HUB, Bench, FakeClock, make_bench
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from station.actions import perform_action
 from station.events import Actor, EventType, verify_chain
-from station.intake import cancel_order
-from station.lifecycle import Action
-from station.model import Feedback, Status
+from station.orders.actions import perform_action
+from station.orders.intake import cancel_order
+from station.orders.lifecycle import Action
+from station.orders.model import Feedback, Status
 from station.store import Store
 from station.workflow.bench import MAX_CODE_IN_EVENT
 

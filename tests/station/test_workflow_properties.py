@@ -15,12 +15,12 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from station.actions import perform_action
 from station.events import Actor, EventType, verify_chain
-from station.intake import cancel_order, intake_order
-from station.lifecycle import TRANSITIONS, Action
-from station.model import Role, Status
-from station.operators import add_operator
+from station.orders.actions import perform_action
+from station.orders.intake import cancel_order, intake_order
+from station.orders.lifecycle import TRANSITIONS, Action
+from station.orders.model import Role, Status
+from station.orders.operators import add_operator
 from station.scan import ScanRules
 from station.store import Store
 from station.workflow import BenchWorkflow, WorkflowSettings

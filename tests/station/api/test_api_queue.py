@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta, timezone
 from apikit import ADMIN, Api
 
 from cloud_sync.ports import Command
-from station.actions import perform_action
 from station.api import queue_watch
 from station.api.queue_watch import QueueWatch
 from station.auth import ApiRole, create_token
-from station.intake import intake_order
-from station.lifecycle import Action
+from station.orders.actions import perform_action
+from station.orders.intake import intake_order
+from station.orders.lifecycle import Action
 
 TOP = "/api/v1/queue/top"
 

@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 from station.app import Station
 from station.auth import ApiRole, add_user, create_token
 from station.config import load_settings
-from station.intake import intake_order
-from station.model import Role
-from station.operators import add_operator
+from station.orders.intake import intake_order
+from station.orders.model import Role
+from station.orders.operators import add_operator
 
 CAMERA = "sim://B01?width=320&height=240&fps=10"
 

@@ -11,7 +11,7 @@ from benchkit import FEEDER_UNIT, FOOD, GIFT, HUB, Bench, order_doc
 from drivers import printers
 from drivers.printers import Faults, Printer, VirtualPrinterEngine
 from station.events import Actor
-from station.intake import intake_order
+from station.orders.intake import intake_order
 from station.printing import PrintingSettings, PrintWorker
 from station.store import Store
 

@@ -10,8 +10,8 @@ from PIL import Image
 from printing_kit import PACKER, make_worker, pack, sim_printer
 
 from drivers import printers
-from station.intake import intake_order
-from station.model import Order
+from station.orders.intake import intake_order
+from station.orders.model import Order
 from station.printing import (
     LabelDataError,
     LabelMaker,

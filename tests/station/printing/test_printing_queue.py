@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from drivers import printers
 from drivers.printers import JobResult, Printer
 from station.events import Actor
-from station.intake import intake_order
+from station.orders.intake import intake_order
 from station.printing import (
     JobKind,
     LabelEvent,

@@ -14,9 +14,9 @@ from printing_kit import (
     wait_for,
 )
 
-from station.actions import perform_action
-from station.lifecycle import Action
-from station.model import Feedback
+from station.orders.actions import perform_action
+from station.orders.lifecycle import Action
+from station.orders.model import Feedback
 from station.printing import LabelEvent, label_printed, reprint_in
 from station.store import Store
 from station.workflow import BenchDevices

@@ -1,7 +1,7 @@
 """Registering the people who badge in at benches."""
 
 from station.events import Actor, EventType, NewEvent
-from station.model import Operator, Role
+from station.orders.model import Operator, Role
 from station.store import Store
 
 

@@ -22,11 +22,11 @@ import logging
 from typing import Any
 
 from station.clock import MAX_EVENT_CLOCK_LEAD_MS
+from station.devices.ports import Indicator
 from station.events import SYSTEM, EventType, NewEvent
-from station.model import Feedback
-from station.ports import Indicator
-from station.prioritizer import OPEN_STATUSES, breaker_until_ms, trip_breaker
-from station.priority import PrioritySettings
+from station.orders.model import Feedback
+from station.priority.prioritizer import OPEN_STATUSES, breaker_until_ms, trip_breaker
+from station.priority.rules import PrioritySettings
 from station.store import Store, Tx
 
 logger = logging.getLogger(__name__)

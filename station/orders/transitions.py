@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from station.events import Actor, EventType, NewEvent
-from station.lifecycle import Action, Facts, decide
-from station.model import Order, Status
+from station.orders.lifecycle import Action, Facts, decide
+from station.orders.model import Order, Status
 from station.store import Tx
 
 

@@ -8,8 +8,8 @@ is tripped gives A instead, and the refusal is an event; an explicit S request i
 from dataclasses import dataclass
 
 from station.events import Actor, NewEvent
-from station.model import Order, Status
-from station.priority import PrioritySettings, evaluate
+from station.orders.model import Order, Status
+from station.priority.rules import PrioritySettings, evaluate
 from station.store import Store, Tx
 
 BREAKER_KEY = "priority_breaker_until_ms"

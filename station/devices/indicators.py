@@ -3,8 +3,8 @@
 import logging
 from collections.abc import Sequence
 
-from station.model import Feedback
-from station.ports import Indicator
+from station.devices.ports import Indicator
+from station.orders.model import Feedback
 
 logger = logging.getLogger(__name__)
 

@@ -15,12 +15,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from station.events import Actor, EventType, NewEvent
-from station.lifecycle import Action, Facts
-from station.model import NO_DEADLINE_MS, Order, OrderLine, Role, Status
-from station.prioritizer import assign
-from station.priority import PrioritySettings
+from station.orders.lifecycle import Action, Facts
+from station.orders.model import NO_DEADLINE_MS, Order, OrderLine, Role, Status
+from station.orders.transitions import apply_action
+from station.priority.prioritizer import assign
+from station.priority.rules import PrioritySettings
 from station.store import Store, Tx
-from station.transitions import apply_action
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from station.events import Actor, EventType, NewEvent
-from station.lifecycle import Action, Facts
-from station.model import Role, Status
+from station.orders.lifecycle import Action, Facts
+from station.orders.model import Role, Status
+from station.orders.transitions import apply_action
 from station.store import Store
-from station.transitions import apply_action
 from station.workflow.bench import return_items
 
 ORDER_ACTIONS = (Action.HOLD, Action.RELEASE, Action.REOPEN, Action.ABORT)

@@ -13,8 +13,8 @@ from typing import Any
 import sqlite_utils
 
 from station.events import Actor, NewEvent
-from station.model import NO_DEADLINE_MS, Status
-from station.priority import PrioritySettings, sla_colour
+from station.orders.model import NO_DEADLINE_MS, Status
+from station.priority.rules import PrioritySettings, sla_colour
 from station.store import Store
 
 SLA_COLOURS = ("red", "orange", "yellow", "green", "none")

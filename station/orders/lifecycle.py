@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from station.model import Order, Role, Status
+from station.orders.model import Order, Role, Status
 
 
 class Action(StrEnum):

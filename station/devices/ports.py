@@ -6,7 +6,7 @@ Evidence ports are asked *before* a transaction opens, so a slow device never ho
 
 from typing import Protocol
 
-from station.model import Feedback
+from station.orders.model import Feedback
 
 
 class Indicator(Protocol):

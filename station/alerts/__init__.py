@@ -1,0 +1,1 @@
+"""Alerts: raised and cleared as events; the monitor that evaluates their conditions."""
