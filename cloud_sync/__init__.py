@@ -1,4 +1,4 @@
-"""MQTT link to the hub: wire contract, station-side agent, status mapping and the hub kit (DESIGN §7).
+"""MQTT link to the hub: wire contract, station-side agent, status mapping and the hub kit (cloud_sync/CONTRACT.md).
 
 Where things are (the contract itself is written down in CONTRACT.md and schema/*.json):
 

@@ -11,7 +11,7 @@ from cloud_sync.mapping import MappingSettings
 
 
 class SyncSettings(BaseModel):
-    """MQTT link to the hub (DESIGN §7)."""
+    """MQTT link to the hub (cloud_sync/CONTRACT.md)."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -1,4 +1,4 @@
-"""The hub's commands applied at the station: the `CommandSink` the sync agent drives (DESIGN §7).
+"""The hub's commands applied at the station: the `CommandSink` the sync agent drives (cloud_sync/CONTRACT.md).
 
 Each command goes through the same intake and actions as everything else (`order.upsert` → order intake,
 `order.cancel` → cancellation with interception, hold/release with the order version, `priority.set`,

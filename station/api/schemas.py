@@ -27,7 +27,7 @@ class ScanIn(BaseModel):
 
 
 class ScanResult(BaseModel):
-    """What the station did with a scan (DESIGN §7.1)."""
+    """What the station did with a scan (docs/orders.md, "The scan answer")."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -153,7 +153,7 @@ class BenchScreen(BaseModel):
 
 
 class EventOut(BaseModel):
-    """One event of an order's timeline (the envelope of DESIGN §7)."""
+    """One event of an order's timeline (the envelope of cloud_sync/CONTRACT.md, "Events")."""
 
     model_config = ConfigDict(
         json_schema_extra={

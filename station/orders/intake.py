@@ -1,8 +1,9 @@
 """Order intake: the one way orders enter the station (hub commands, `station orders import`, the demo).
 
-Validates the wire shape of DESIGN §7.1 (a malformed order is refused naming the field at fault), is
-idempotent on (order_id, version), never rewrites an order a packer has started (unless only its header
-changed), and keeps a cancellation that arrived before its order so that the cancellation wins.
+Validates the order document (docs/orders.md, "The order document"; cloud_sync/schema/order.json): a
+malformed order is refused naming the field at fault. Intake is idempotent on (order_id, version), never
+rewrites an order a packer has started (unless only its header changed), and keeps a cancellation that arrived
+before its order so that the cancellation wins.
 """
 
 import re
@@ -66,7 +67,7 @@ class LineIn(BaseModel):
 
 
 class OrderIn(BaseModel):
-    """An order as the hub sends it (DESIGN §7.1). Unknown fields are kept in the stored document."""
+    """An order as the hub sends it (cloud_sync/schema/order.json). Unknown fields are kept in the stored document."""
 
     model_config = ConfigDict(extra="ignore")
 

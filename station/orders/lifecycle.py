@@ -1,8 +1,9 @@
-"""The order lifecycle of DESIGN §4 as one table: which action moves which statuses where, and its guards.
+"""The order lifecycle as one table: which action moves which statuses where, and its guards.
 
 `decide()` is pure: it looks at an order and the facts gathered for one action and returns either the target
 status or the reason for refusing. Callers (bench workflow, supervisor actions, hub commands) gather the facts,
-call `decide()` and record whatever it says, refusal included.
+call `decide()` and record whatever it says, refusal included. The table is explained in docs/orders.md,
+"Lifecycle".
 """
 
 from collections.abc import Callable

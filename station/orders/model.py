@@ -1,6 +1,6 @@
 """The station's domain objects: orders and their lines, operators, benches, carrier batches.
 
-Plain dataclasses with no storage or hardware concerns. Status codes are the contract (DESIGN §4);
+Plain dataclasses with no storage or hardware concerns. Status codes are the contract (docs/orders.md, "Lifecycle");
 the labels are for people.
 """
 

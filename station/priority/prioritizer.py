@@ -1,8 +1,9 @@
 """Applying priority inside transactions: on intake, on explicit overrides, on rule changes; the S breaker.
 
-The S-escalation breaker (DESIGN §6): when more than `s_waiting_max` S orders are waiting, new S escalations
-are refused for `s_breaker_h` unless a supervisor lifts it. A rule that would make an order S while the breaker
-is tripped gives A instead, and the refusal is an event; an explicit S request is refused.
+The S-escalation breaker (docs/orders.md, "Priority and alerts"): when more than `s_waiting_max` S orders are
+waiting, new S escalations are refused for `s_breaker_h` unless a supervisor lifts it. A rule that would make an
+order S while the breaker is tripped gives A instead, and the refusal is an event; an explicit S request is
+refused.
 """
 
 from dataclasses import dataclass

@@ -1,5 +1,5 @@
-"""The station's web pages (DESIGN §9): for supervisors login, the dashboard and an order's review page; for the
-packer the bench screen.
+"""The station's web pages: for supervisors login, the dashboard and an order's review page; for the packer the
+bench screen (docs/architecture.md, "Interfaces").
 
 The pages are static HTML and JavaScript; everything they show comes from the `/api/v1` routes with the
 supervisor's session cookie (the bench screen: the bench's token), so the pages carry no data and no authority

@@ -13,12 +13,13 @@ from sync_harness import append_events, open_store
 from cloud_sync import chain, wire
 from cloud_sync.errors import MessageRejected
 from cloud_sync.mapping import CANONICAL_STATUSES
+from station.orders.intake import OrderIn
 from station.orders.model import Status
 
 PKG = Path(wire.__file__).parent
 SCHEMA_DIR = PKG / "schema"
 EXAMPLES = SCHEMA_DIR / "examples"
-SCHEMAS = ("envelope", "batch", "ack", "cmd", "cmd_ack", "status")
+SCHEMAS = ("envelope", "batch", "ack", "cmd", "cmd_ack", "status", "order")
 
 
 def _load(path: Path) -> Any:
@@ -61,6 +62,8 @@ def test_example_is_valid(path: Path, validators: dict[str, Draft202012Validator
         wire.parse_command(payload, max_bytes=256 * 1024)
     elif kind == "cmd_ack":
         wire.parse_cmd_ack(payload)
+    elif kind == "order":
+        OrderIn.model_validate(doc)
     else:
         wire.parse_state(payload)
 

@@ -1,8 +1,9 @@
 """Benchmark: continuous recording of the sim camera with overlay, against the ffmpeg command line, in one run.
 
-DESIGN §10 and issue #7: 720p30 from the ``sim://`` source recorded with overlay for 10 minutes — dropped frames
-(target 0), CPU seconds per recorded minute as a ratio to the Debian ``ffmpeg`` command line encoding the same
-raw frames with the same settings in the same run (target ≤ 1.3), and the peak RSS of our recorder process.
+BENCHMARKS.md ("Budgets") and issue #7: 720p30 from the ``sim://`` source recorded with overlay for 10 minutes
+— dropped frames (target 0), CPU seconds per recorded minute as a ratio to the Debian ``ffmpeg`` command line
+encoding the same raw frames with the same settings in the same run (target ≤ 1.3), and the peak RSS of our
+recorder process.
 
 Both sides run **at the same time**, paced in real time at the camera rate, so that load from other jobs on the
 machine hits both alike:

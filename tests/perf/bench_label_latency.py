@@ -8,7 +8,7 @@ time, same monotonic clock). Then the waybill is scanned back (the `labeled` gua
 confirmation) before the next order. Recipients and addresses differ per order, so rasterised Chinese text
 is drawn for each label, not taken from a cache.
 
-The market's best show 5-7 s from last scan to label; DESIGN asks to be far under.
+The market's best show 5-7 s from last scan to label; the station aims to be far under (BENCHMARKS.md, "Budgets").
 
     .venv/bin/python tests/perf/bench_label_latency.py [--orders 300] [--cjk raster|ci28] [--dir station-data/perf]
 """

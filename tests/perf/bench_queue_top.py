@@ -7,7 +7,7 @@ explicit level set or cleared, each on a random order, each a commit that clears
 50 concurrent pollers hit the trivial route and `/queue/top` in phases of equal length: quiet (nothing changes),
 `/queue/top` sending the last ETag while nothing changes, and the trivial route and `/queue/top` again while the
 queue changes, so that the top is recomputed from the 10,000 orders instead of served from the cache.
-Reported: p50/p99 of each and their ratio (budget ≤ 1.5, DESIGN §10), the share of 304 answers when nothing
+Reported: p50/p99 of each and their ratio (budget ≤ 1.5, BENCHMARKS.md "Budgets"), the share of 304 answers when nothing
 changes, the number of changes made, and the load average before and after.
 
     .venv/bin/python tests/perf/bench_queue_top.py [--orders 10000] [--pollers 50] [--phase-s 5] [--rounds 2]

@@ -1,7 +1,7 @@
 """Benchmark: scan → committed → feedback latency, against a bare SQLite insert + commit.
 
 Both run in the same process, on the same file system, with the same pragmas (WAL, synchronous=FULL),
-interleaved in rounds so that machine noise hits both alike. The budget (DESIGN §10): station p99 within
+interleaved in rounds so that machine noise hits both alike. The budget (BENCHMARKS.md, "Budgets"): station p99 within
 2x of the bare commit p99.
 
 The station checkpoints its WAL from housekeeping (`Store.checkpoint()`, PASSIVE, off the writer thread), not

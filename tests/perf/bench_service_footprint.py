@@ -1,5 +1,5 @@
-"""Benchmark: the whole station service's memory and idle CPU (DESIGN §10: below 150 MB RSS with one camera,
-idle CPU below 2 %).
+"""Benchmark: the whole station service's memory and idle CPU (BENCHMARKS.md, "Budgets": below 150 MB RSS with
+one camera, idle CPU below 2 %).
 
 Starts the real service (`station run`, embedded defaults in a fresh data directory, the simulated bench
 controller and printer) as a subprocess, twice:

@@ -5,7 +5,7 @@ The drain is timed from the agent's start until the station has the hub's ack fo
 station Store as outbox, the real agent on an asyncio loop, the reference hub consumer in its own process
 committing to SQLite (synchronous=FULL) before each ack. The bare loop publishes the same number of messages
 of one event's size as fast as paho and the broker take them (QoS 1, all PUBACKs received); it runs before
-and after the drains and the mean is used. The budget (DESIGN §10): drain rate >= 0.8 x the bare rate.
+and after the drains and the mean is used. The budget (BENCHMARKS.md, "Budgets"): drain rate >= 0.8 x the bare rate.
 The drain batches (up to 250 events per message, as the agent does when behind); a second drain with one
 event per message is reported beside it, to show the agent's own per-message cost.
 

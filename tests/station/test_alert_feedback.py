@@ -1,5 +1,6 @@
-"""What alerts show at the bench: a device that is down has its own light and buzzer pattern (DESIGN §6, §8), every
-other alert the attention pattern, and the fault pattern ends when the last device is back."""
+"""What alerts show at the bench: a device that is down has its own light and buzzer pattern, every other alert
+the attention pattern, and the fault pattern ends when the last device is back (docs/orders.md, "Priority and
+alerts"; docs/architecture.md, "Devices")."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
@@ -8,6 +9,7 @@ from typing import Any
 
 from benchkit import ADMIN, HUB, RecordingIndicator, order_doc
 
+from station.alerts.ledger import active_alerts, clear_alert, raise_alert
 from station.alerts.monitor import AlertMonitor
 from station.app import Station
 from station.config import load_settings
@@ -15,7 +17,7 @@ from station.events import SYSTEM
 from station.orders.intake import intake_order
 from station.orders.model import Feedback, Role
 from station.orders.operators import add_operator
-from station.printing.queue import Alert, clear_alert, raise_alert
+from station.printing import Alert
 from station.priority.rules import PrioritySettings
 from station.store import Store
 
@@ -25,6 +27,10 @@ DARK = {"red": "off", "amber": "off", "green": "off"}
 
 def _shown(indicator: RecordingIndicator) -> list[Feedback]:
     return [feedback for _bench, feedback, _message in indicator.signals]
+
+
+def _active(station: Station) -> set[tuple[str, str]]:
+    return {(a["alert"], a["subject"]) for a in active_alerts(station.store)}
 
 
 def test_a_device_down_alert_shows_device_fault_and_other_alerts_attention(store: Store) -> None:
@@ -136,9 +142,9 @@ def test_an_unplugged_controller_gets_no_fault_alarm_replayed_after_replug(tmp_p
         emulator = controller.emulator
         assert emulator is not None
         emulator.unplug()
-        await _eventually(lambda: station.alerts.active >= {("device_down", "controller")}, timeout_s=20)
+        await _eventually(lambda: _active(station) >= {("device_down", "controller")}, timeout_s=20)
         emulator.replug()
-        await _eventually(lambda: ("device_down", "controller") not in station.alerts.active, timeout_s=20)
+        await _eventually(lambda: ("device_down", "controller") not in _active(station), timeout_s=20)
         await asyncio.sleep(0.5)
         assert "fault" not in emulator.buzzer_log  # the safe state said it; replaying it after replug would lie
 

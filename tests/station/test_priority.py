@@ -1,4 +1,4 @@
-"""Priority rules, SLA colours, queue order, claims and the alerts of DESIGN §6."""
+"""Priority rules, SLA colours, queue order, claims and the alerts of docs/orders.md, "Priority and alerts"."""
 
 import threading
 from decimal import Decimal
