@@ -20,10 +20,11 @@ from fastapi import FastAPI
 
 from cloud_sync.agent import SyncAgent
 from drivers import printers
-from drivers.scanners import RawScan, ScanSource, open_scanner
+from drivers.scanners import RawScan
 from firmware_bridge import BenchController
 from station.adapters.bench_io import BenchIo
 from station.adapters.hub_commands import StationCommands, apply_stored_config
+from station.adapters.scanners import ScannerBank
 from station.adapters.sync_runner import SyncRunner
 from station.alerts.monitor import AlertMonitor
 from station.api.context import ApiContext
@@ -54,7 +55,9 @@ def station_version() -> str:
 
 
 class Station:
-    """A wired station. Create with `Station.build(settings)`; `start()`/`stop()` inside the event loop."""
+    """A wired station. Create with `Station.build(settings)`; await `start()`/`stop()` on the serving asyncio
+    loop (uvicorn's, through the API lifespan); the work itself runs on the database, sync, printer and camera
+    threads."""
 
     def __init__(self, settings: Settings, store: Store, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
@@ -62,9 +65,10 @@ class Station:
         bench = settings.workflow.default_bench
         for key in apply_stored_config(store, settings):
             logger.info("configuration %s as last set by the hub", key)
-        # The one database thread: scans and API calls queue here in arrival order (DESIGN §3, one writer).
+        # The one database thread: scans and API calls queue here in arrival order (the single writer:
+        # docs/architecture.md, "Runtime shape").
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="station-db")
-        self.scanners: list[ScanSource] = []
+        self.scanners = ScannerBank(settings.devices.scanners)
         self._pending: set[asyncio.Future[Any]] = set()
         self.log_indicator = LogIndicator()
         self.indicator = FanOutIndicator([self.log_indicator])
@@ -135,13 +139,12 @@ class Station:
             version=station_version(),
             cookie_secure=settings.api.cookie_secure,
         )
-        self.context.health_parts["scanners"] = self._scanner_health
-        self.context.health_parts["sync"] = self._sync_health
+        self.context.register_health("scanners", self.scanners)
+        self.context.register_health("sync", self.sync_runner)
         if self.printing is not None:
-            self.context.health_parts["printer"] = self.printing.health
+            self.context.register_health("printer", self.printing)
         if self.camera is not None:
-            camera = self.camera
-            self.context.health_parts["camera"] = lambda: dict(camera.health())
+            self.context.register_health("camera", self.camera)
         self.api: FastAPI = create_api(self.context)
         self.api.router.lifespan_context = self._lifespan
 
@@ -265,11 +268,7 @@ class Station:
         self.sync_runner.start()
         if self.printing is not None:
             self.printing.start()
-        for url in self.settings.devices.scanners:
-            source = open_scanner(url)
-            await source.start(self._handle_raw_scan)
-            self.scanners.append(source)
-            logger.info("scanner %s started (%s)", source.name, url)
+        await self.scanners.start(self._handle_raw_scan)
 
     async def stop(self) -> None:
         """Close devices, let queued scans finish, close the database."""
@@ -282,11 +281,7 @@ class Station:
         await asyncio.get_running_loop().run_in_executor(None, self.sync_runner.stop)
         if self.bench_io is not None:
             await self.bench_io.stop()
-        for source in self.scanners:
-            try:
-                await source.stop()
-            except Exception:
-                logger.exception("scanner %s did not stop cleanly", source.name)
+        await self.scanners.stop()
         for handle in self._later:
             handle.cancel()  # clips not yet due are made on demand later
         self._later.clear()
@@ -343,8 +338,8 @@ class Station:
                     logger.exception("video retention failed")
 
     def _report_scanners(self) -> None:
-        for source in self.scanners:
-            self.alerts.device_state(f"scanner:{source.name}", source.connected)
+        for name, connected in self.scanners.connected().items():
+            self.alerts.device_state(f"scanner:{name}", connected)
 
     def _report_broker(self) -> None:
         """The broker counts as down once a configured one has been unreachable for `broker_down_after_s`: a
@@ -360,11 +355,6 @@ class Station:
         if now - self._broker_down_since >= self.settings.priority.broker_down_after_s:
             self.alerts.device_state("broker", False, str(health.get("last_error") or "not connected"))
 
-    def _sync_health(self) -> dict[str, Any]:
-        health = self.sync_runner.health()
-        # Sync switched off is fine (events wait); configured but not connected is degraded.
-        return {"ok": not health["enabled"] or bool(health["broker_connected"]), **health}
-
     def _config_changed(self, section: str, model: Any) -> None:
         """The hub changed a section (`config.set`): point the parts that hold it at the new values."""
         if section == "workflow":
@@ -375,10 +365,6 @@ class Station:
             self.alerts.settings = model
             changed = reevaluate_open_orders(self.store, model, Actor(role="hub", id="config.set"))
             logger.info("priority rules changed by the hub: %s orders re-evaluated", changed)
-
-    def _scanner_health(self) -> dict[str, Any]:
-        states = {s.name: s.connected for s in self.scanners}
-        return {"ok": all(states.values()) if states else True, "connected": states}
 
 
 def serve(settings: Settings, station: Station | None = None) -> None:

@@ -14,7 +14,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -24,6 +24,7 @@ from pydantic_settings import (
 
 from cloud_sync.settings import SyncSettings
 from station.api.settings import ApiSettings
+from station.config_section import ConfigSection
 from station.devices.settings import DevicesSettings
 from station.printing.settings import PrintingSettings
 from station.priority.rules import PrioritySettings
@@ -40,10 +41,8 @@ class ConfigError(Exception):
     """The configuration is invalid; the message names every key at fault."""
 
 
-class StationSection(BaseModel):
+class StationSection(ConfigSection):
     """Who this station is and where it keeps its data."""
-
-    model_config = ConfigDict(extra="forbid")
 
     site: str = Field("WH1", description="Warehouse site code; part of MQTT topics (wh/v1/{site}/{station}).")
     station_id: str = Field("ST01", description="This station's id, unique within the site.")

@@ -17,8 +17,9 @@ An unknown or misspelt option, or a bad value, is a :class:`PrinterConfigError`,
 import urllib.parse
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
+from drivers.options import DeviceOptions
 from drivers.printers.errors import PrinterConfigError
 from drivers.printers.printer import Printer, PrinterOptions
 from drivers.printers.serial_link import SerialTransport
@@ -27,28 +28,22 @@ from drivers.printers.tcp import TcpTransport
 from drivers.printers.transport import Transport
 from drivers.printers.usb import UsbTransport
 
-_ModelT = TypeVar("_ModelT", bound=BaseModel)
+_ModelT = TypeVar("_ModelT", bound=DeviceOptions)
 
 
-class TcpOptions(BaseModel):
+class TcpOptions(DeviceOptions):
     """Options of ``tcp://``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     connect_timeout_s: float = Field(3.0, gt=0, description="Longest wait for the printer to accept a connection.")
     eof_timeout_s: float = Field(2.0, gt=0, description="Longest wait for the printer to close after a job.")
 
 
-class UsbOptions(BaseModel):
+class UsbOptions(DeviceOptions):
     """Options of ``usb://`` (none beyond the printer's own)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class SerialOptions(BaseModel):
+class SerialOptions(DeviceOptions):
     """Options of ``serial://``; Zebra's factory setting is 9600 8N1."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     baud: int = Field(9600, gt=0, description="Line speed in baud.")
     bytesize: int = Field(8, ge=7, le=8, description="Data bits.")
@@ -58,10 +53,10 @@ class SerialOptions(BaseModel):
     rtscts: bool = Field(False, description="Hardware (RTS/CTS) flow control.")
 
 
-class SimOptions(BaseModel):
+class SimOptions(DeviceOptions):
     """Options of ``sim://``: the fault knobs of ``sim.Faults`` and where to keep jobs."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     paper_out: bool = False
     head_open: bool = False

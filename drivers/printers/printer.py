@@ -23,8 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from drivers.options import DeviceOptions
 from drivers.printers.errors import PrinterConnectError, PrinterTransferError
 from drivers.printers.status import (
     CMD_CANCEL_ALL,
@@ -53,10 +54,8 @@ JobState = Literal["done", "failed", "unknown"]
 OdometerKind = Literal["labels", "length", "none"]
 
 
-class PrinterOptions(BaseModel):
+class PrinterOptions(DeviceOptions):
     """Timing and behaviour of a :class:`Printer` (URL query parameters or keyword arguments)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     timeout_s: float = Field(3.0, gt=0, description="Longest wait for the answer to one query.")
     send_timeout_s: float = Field(30.0, gt=0, description="Longest time to hand one job to the printer.")

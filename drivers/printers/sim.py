@@ -109,11 +109,6 @@ class VirtualLink:
         self._cut_format = False
         self._dropped = False
 
-    @property
-    def in_format(self) -> bool:
-        """True between a format's ``^XA`` and its ``^XZ``."""
-        return self._format is not None
-
     def feed(self, data: bytes) -> LinkOutput:
         """Process bytes as they arrive; returns the printer's answers and whether it drops the link."""
         output = LinkOutput()

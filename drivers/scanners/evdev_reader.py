@@ -21,8 +21,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from drivers.options import DeviceOptions
 from drivers.scanners.base import ScanSink, deliver, make_scan, wire_logger
 from drivers.scanners.decoder import KeyDecoder, UnknownKeyPolicy
 from drivers.scanners.errors import ScannerConfigError, ScannerStateError
@@ -32,10 +33,8 @@ logger = logging.getLogger(__name__)
 _USB_ID = re.compile(r"^([0-9a-fA-F]{4}):([0-9a-fA-F]{4})$")
 
 
-class EvdevOptions(BaseModel):
+class EvdevOptions(DeviceOptions):
     """Options of an evdev scanner (URL query parameters or keyword arguments)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     tab_terminates: bool = Field(False, description="Tab ends a code like Enter (otherwise Tab is data).")
     unknown_key: UnknownKeyPolicy = Field(

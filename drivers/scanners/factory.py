@@ -15,15 +15,16 @@ An unknown option, a misspelt one or a bad value is a :class:`ScannerConfigError
 import urllib.parse
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
+from drivers.options import DeviceOptions
 from drivers.scanners.base import ScanSource
 from drivers.scanners.errors import ScannerConfigError
 from drivers.scanners.evdev_reader import EvdevOptions, EvdevScanner
 from drivers.scanners.serial_reader import SerialOptions, SerialScanner
 from drivers.scanners.sim import SimOptions, SimScanner
 
-_OptionsT = TypeVar("_OptionsT", bound=BaseModel)
+_OptionsT = TypeVar("_OptionsT", bound=DeviceOptions)
 
 
 def open_scanner(url: str, name: str | None = None, **options: Any) -> ScanSource:

@@ -14,8 +14,9 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 import serial
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from drivers.options import DeviceOptions
 from drivers.scanners.base import ScanSink, deliver, make_scan, wire_logger
 from drivers.scanners.errors import ScannerConfigError, ScannerStateError
 from drivers.scanners.framing import EndOfLine, LineFramer
@@ -26,10 +27,8 @@ logger = logging.getLogger(__name__)
 _READ_SIZE = 4096
 
 
-class SerialOptions(BaseModel):
+class SerialOptions(DeviceOptions):
     """Options of a serial scanner (URL query parameters or keyword arguments)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     baud: int = Field(9600, gt=0, description="Line speed in baud.")
     bytesize: int = Field(8, ge=7, le=8, description="Data bits (7 or 8).")

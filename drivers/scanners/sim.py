@@ -30,8 +30,9 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from drivers.options import DeviceOptions
 from drivers.scanners.base import ScanSink, deliver, make_scan, wire_logger
 from drivers.scanners.errors import ScannerConfigError, ScannerStateError
 from drivers.scanners.framing import LineFramer
@@ -41,10 +42,8 @@ logger = logging.getLogger(__name__)
 ScriptStep = tuple[float, str]
 
 
-class SimOptions(BaseModel):
+class SimOptions(DeviceOptions):
     """Options of the simulated scanner (URL query parameters or keyword arguments)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     script: str | list[ScriptStep] | None = Field(
         None, description="A script file path, or a list of (delay_s, code) pairs, played after start."

@@ -57,11 +57,15 @@ class SyncRunner:
         self._thread.join(timeout_s)
 
     def health(self) -> dict[str, Any]:
-        """The agent's health, read on its own loop (so it never sees a half-updated state)."""
+        """The agent's health, read on its own loop (so it never sees a half-updated state), with `ok`.
+
+        Sync switched off is fine (events wait in the outbox); configured but not connected is degraded.
+        """
         if self._thread is None or self._loop is None or not self._thread.is_alive():
-            return dict(self.agent.health())
-        future = asyncio.run_coroutine_threadsafe(self._health(), self._loop)
-        return dict(future.result(5))
+            health = dict(self.agent.health())
+        else:
+            health = dict(asyncio.run_coroutine_threadsafe(self._health(), self._loop).result(5))
+        return {"ok": not health["enabled"] or bool(health["broker_connected"]), **health}
 
     async def _health(self) -> dict[str, Any]:
         return dict(self.agent.health())

@@ -2,11 +2,11 @@
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from station.alerts.monitor import AlertMonitor
 from station.api.queue_watch import ChangeSignal, QueueWatch
@@ -19,6 +19,14 @@ from station.video import VideoService
 from station.workflow import BenchWorkflow
 
 T = TypeVar("T")
+
+
+class HealthSource(Protocol):
+    """A part of the station that reports its own health for `/health` (a dict with `ok` when it can fail)."""
+
+    def health(self) -> Mapping[str, Any]:
+        """A JSON-ready snapshot; must not block on devices (the part's last word)."""
+        ...
 
 
 class LoginLimiter:
@@ -63,10 +71,14 @@ class ApiContext:
     printing: PrintWorker | None = None  # None: no label printer configured
     video: VideoService | None = None  # None: no camera configured
     version: str = "0.0.0"
-    health_parts: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
+    health_parts: dict[str, HealthSource] = field(default_factory=dict)  # see `register_health`
     login_limiter: LoginLimiter = field(default_factory=LoginLimiter)
     cookie_secure: bool = False
     token_cache: dict[str, tuple[Principal, float, RevocationMark]] = field(default_factory=dict)
+
+    def register_health(self, name: str, source: HealthSource) -> None:
+        """Show `source`'s health as `parts[name]` of `/health`; one that is not ok makes the station degraded."""
+        self.health_parts[name] = source
 
     async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run blocking store work on the database thread, off the event loop."""

@@ -33,7 +33,7 @@ async def get_health(
     ctx = context(request)
     store = ctx.store
     last_seq, backlog = await ctx.db(lambda: (store.last_seq(), store.backlog()))
-    parts = {name: part() for name, part in ctx.health_parts.items()}
+    parts = {name: dict(source.health()) for name, source in ctx.health_parts.items()}
     degraded = any(p.get("ok") is False for p in parts.values())
     return HealthOut(
         status="degraded" if degraded else "ok",

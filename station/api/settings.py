@@ -1,12 +1,12 @@
 """The `[api]` section: where the HTTP API listens."""
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from station.config_section import ConfigSection
 
 
-class ApiSettings(BaseModel):
+class ApiSettings(ConfigSection):
     """Where the HTTP API listens and how its session cookie is set."""
-
-    model_config = ConfigDict(extra="forbid")
 
     host: str = Field(
         "127.0.0.1", description="Listen address. Use 0.0.0.0 to serve PDAs and bench screens on the LAN."

@@ -2,14 +2,14 @@
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from station.config_section import ConfigSection
 
 
-class DevicesSettings(BaseModel):
+class DevicesSettings(ConfigSection):
     """Devices at the bench. A device left unset is not configured, and guards that need its evidence
     do not ask for it; a configured device that fails to deliver blocks the transition."""
-
-    model_config = ConfigDict(extra="forbid")
 
     scanners: list[str] = Field(
         default_factory=lambda: ["sim://"],

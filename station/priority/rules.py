@@ -1,9 +1,9 @@
 """Priority levels (S > A > B > C) from configurable rules, and SLA colours from the time left to the deadline.
 
 Rules are tried in order; the first whose conditions all hold gives the level and is named in the
-`priority.changed` event. An explicit level from the hub or a supervisor wins over the rules. The defaults are
-DESIGN §6: VIP ≥ A and amount > 5000 → S; notes with 加急/urgent → A; ordered in the last 10 minutes of a
-live-stream promotion → B; otherwise C.
+`priority.changed` event. An explicit level from the hub or a supervisor wins over the rules. The defaults
+(docs/orders.md, "Priority and alerts"): VIP ≥ A and amount > 5000 → S; notes with 加急/urgent → A; ordered in
+the last 10 minutes of a live-stream promotion → B; otherwise C.
 """
 
 from collections.abc import Mapping
@@ -12,17 +12,19 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from station.config_section import ConfigSection
 
 Level = Literal["S", "A", "B", "C"]
 LEVEL_RANK: dict[str, int] = {"S": 0, "A": 1, "B": 2, "C": 3}
 VIP_RANK = LEVEL_RANK
 
 
-class PriorityRule(BaseModel):
+class PriorityRule(ConfigSection):
     """One rule: every condition given must hold (conditions left unset are ignored)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     name: str = Field(min_length=1, max_length=64, description="Named in the priority.changed event.")
     level: Level
@@ -83,10 +85,8 @@ def _default_rules() -> list[PriorityRule]:
     ]
 
 
-class PrioritySettings(BaseModel):
+class PrioritySettings(ConfigSection):
     """The `[priority]` section: level rules, SLA colour thresholds, queue leases and alert thresholds."""
-
-    model_config = ConfigDict(extra="forbid")
 
     rules: list[PriorityRule] = Field(
         default_factory=_default_rules,

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, field_validator
+
+from station.config_section import ConfigSection
 
 CLOSE_BATCH = "CLOSE"  # the BATCH argument that closes the open carrier batch; cannot be a carrier key
 _CARRIER_KEY_RE = re.compile(r"[A-Z][A-Z0-9_]{0,15}")
@@ -39,10 +41,10 @@ class CompiledRules:
     items: tuple[re.Pattern[str], ...]
 
 
-class ScanRules(BaseModel):
+class ScanRules(ConfigSection):
     """How scanned codes are classified (the `[scan]` section)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     command_prefix: str = Field(
         "CMD:",
