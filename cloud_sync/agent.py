@@ -33,6 +33,7 @@ from typing import Any, Literal
 from cloud_sync.doctor import outbox_summary
 from cloud_sync.downlink import Downlink
 from cloud_sync.errors import LinkSetupError, MessageRejected
+from cloud_sync.events import Envelope
 from cloud_sync.link import Backoff, Connected, Disconnected, Inbound, LinkEvent, MqttLink, PubAck, SubAck
 from cloud_sync.mapping import StatusMapper
 from cloud_sync.ports import CommandSink, Outbox
@@ -53,7 +54,7 @@ def _paho_version() -> str:
 
 
 class SyncAgent:
-    """Publishes the outbox to the hub and applies the hub's commands (DESIGN §7). See the module docstring."""
+    """Publishes the outbox to the hub and applies the hub's commands (CONTRACT.md). See the module docstring."""
 
     def __init__(
         self,
@@ -137,7 +138,7 @@ class SyncAgent:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    def notify(self, events: Sequence[Mapping[str, Any]] | None = None) -> None:
+    def notify(self, events: Sequence[Envelope] | None = None) -> None:
         """New events were committed (a `Store.subscribe` callback). Safe from any thread; never blocks."""
         if events:
             seq = events[-1].get("seq")

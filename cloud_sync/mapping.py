@@ -10,7 +10,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-# The canonical order statuses (DESIGN §4). The codes are the contract with the hub.
+from cloud_sync.events import Envelope
+
+# The canonical order statuses (docs/orders.md, "Lifecycle"). The codes are the contract with the hub.
 CANONICAL_STATUSES: tuple[str, ...] = (
     "pending",
     "packing",
@@ -94,11 +96,11 @@ class StatusMapper:
         table = self._settings.outbound
         return _map_object(data, table.fields, table.status, self._status_fields, rename_first=False)
 
-    def add_mapped(self, envelope: dict[str, Any]) -> dict[str, Any]:
+    def add_mapped(self, envelope: Envelope) -> Envelope:
         """The envelope to publish: unchanged, or with a `mapped` member when outbound mapping is configured."""
         if not self.outbound_active:
             return envelope
-        out = dict(envelope)
+        out = envelope.copy()
         out["mapped"] = self.outbound(envelope.get("data") or {})
         return out
 

@@ -1,13 +1,15 @@
-"""The narrow interface between the sync agent and the station (DESIGN §2): what cloud_sync needs, nothing more.
+"""The narrow interface between the sync agent and the station: what cloud_sync needs, nothing more.
 
-cloud_sync never imports `station`. The station's composition root passes objects that satisfy these
-protocols: its `Store` already is an `Outbox`; a small adapter over order intake, actions and config is
-the `CommandSink`. Every method is called from the asyncio loop thread that runs the agent, never from
-paho's network thread, so the station keeps its single SQLite writer.
+cloud_sync never imports `station` (docs/architecture.md, "Packages and import rules"). The station's composition
+root passes objects that satisfy these protocols: its `Store` already is an `Outbox`; a small adapter over order
+intake, actions and config is the `CommandSink`. Every method is called from the asyncio loop thread that runs the
+agent, never from paho's network thread, so the station keeps its single SQLite writer.
 """
 
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from cloud_sync.events import Envelope
 
 
 class Outbox(Protocol):
@@ -18,11 +20,11 @@ class Outbox(Protocol):
         """UUID of this event stream (changes only when the station database is recreated)."""
         ...
 
-    def events_from(self, first_seq: int, limit: int = 1000) -> list[dict[str, Any]]:
+    def events_from(self, first_seq: int, limit: int = 1000) -> list[Envelope]:
         """Event envelopes with seq >= first_seq, in seq order, at most `limit` of them."""
         ...
 
-    def unacked(self, limit: int = 1000) -> list[dict[str, Any]]:
+    def unacked(self, limit: int = 1000) -> list[Envelope]:
         """The oldest envelopes not yet acknowledged by the hub, in seq order."""
         ...
 

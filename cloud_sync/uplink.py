@@ -1,6 +1,6 @@
 """The uplink state machine: which events to publish next, and what the hub's acks and the broker's PUBACKs mean.
 
-Pure logic over the `Outbox` port, no MQTT, so it can be tested step by step. The rules (DESIGN §7):
+Pure logic over the `Outbox` port, no MQTT, so it can be tested step by step. The rules (CONTRACT.md §3.3):
 - events go out in seq order from the first one the hub has not acknowledged; several at once when behind;
 - at most `window` messages wait for a PUBACK (the broker's Receive Maximum), and at most `max_ahead_events`
   events in `max_ahead_messages` messages wait for the hub's ack, so the broker never has to queue much on
@@ -16,9 +16,10 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from cloud_sync.errors import MessageRejected
+from cloud_sync.events import Envelope
 from cloud_sync.mapping import StatusMapper
 from cloud_sync.ports import Outbox
 from cloud_sync.wire import ACKED_BEYOND_HEAD, WRONG_STREAM_EPOCH, Ack, encode_events
@@ -110,7 +111,7 @@ class Uplink:
         self._saved_through = 0
         self._last_flush = float("-inf")
         self._readahead_n = readahead_events
-        self._readahead: list[dict[str, Any]] = []
+        self._readahead: list[Envelope] = []
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
     def load(self) -> None:
@@ -211,7 +212,7 @@ class Uplink:
         self._ahead.append(pub.last_seq)
         return pub
 
-    def _fetch(self, first: int, limit: int) -> list[dict[str, Any]]:
+    def _fetch(self, first: int, limit: int) -> list[Envelope]:
         # One query per few hundred events rather than one per message when the stream is not batched.
         buffered = self._readahead
         if not buffered or int(buffered[0]["seq"]) != first:
@@ -219,7 +220,7 @@ class Uplink:
         out, self._readahead = buffered[:limit], buffered[limit:]
         return out
 
-    def _publication(self, envelopes: list[dict[str, Any]], *, resend: bool) -> Publication:
+    def _publication(self, envelopes: list[Envelope], *, resend: bool) -> Publication:
         if self._mapper is not None and self._mapper.outbound_active:
             envelopes = [self._mapper.add_mapped(e) for e in envelopes]
         payload = encode_events(envelopes)

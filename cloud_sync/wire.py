@@ -9,11 +9,12 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeGuard
+from typing import Any, Literal, TypeGuard, cast
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
 from cloud_sync.errors import MessageRejected
+from cloud_sync.events import Envelope
 from cloud_sync.mapping import StatusMapper
 from cloud_sync.ports import Command
 
@@ -173,7 +174,7 @@ ENVELOPE_FIELDS: dict[str, tuple[type, ...]] = {
 }
 
 
-def encode_events(envelopes: Sequence[Mapping[str, Any]]) -> bytes:
+def encode_events(envelopes: Sequence[Envelope]) -> bytes:
     """One `evt` payload: the envelope itself for one event, a batch object for several (contiguous) events."""
     if not envelopes:
         raise ValueError("no events to encode")
@@ -189,7 +190,7 @@ def encode_events(envelopes: Sequence[Mapping[str, Any]]) -> bytes:
     )
 
 
-def check_envelope(env: Any) -> dict[str, Any]:
+def check_envelope(env: Any) -> Envelope:
     """`env` if it has every envelope field with the right JSON type; MessageRejected otherwise."""
     if not isinstance(env, dict):
         raise MessageRejected(NOT_AN_OBJECT, "event is not an object")
@@ -201,10 +202,10 @@ def check_envelope(env: Any) -> dict[str, Any]:
             raise MessageRejected(INVALID_FIELD, f"event field {name!r} has type {type(value).__name__}")
     if env["seq"] < 1:
         raise MessageRejected(INVALID_FIELD, "seq must be >= 1")
-    return env
+    return cast(Envelope, env)  # every member checked above (`actor`, `at` and `data` as objects)
 
 
-def decode_events(payload: bytes, max_bytes: int = 16 * 1024 * 1024) -> list[dict[str, Any]]:
+def decode_events(payload: bytes, max_bytes: int = 16 * 1024 * 1024) -> list[Envelope]:
     """The envelopes of an `evt` payload (single or batch), checked for shape, contiguity and one epoch."""
     doc = _load_object(payload, max_bytes)
     if "events" not in doc:

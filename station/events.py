@@ -1,8 +1,12 @@
 """Events: the envelope every change and refusal is recorded in, and the SHA-256 chain that seals the log.
 
-An event row is also the outbox row the sync agent publishes (DESIGN §7). Each event's `hash` covers its own
-fields and the previous event's hash, so removing, reordering or editing any event breaks verification from
-that point on.
+An event row is also the outbox row the sync agent publishes (cloud_sync/CONTRACT.md). Each event's `hash`
+covers its own fields and the previous event's hash, so removing, reordering or editing any event breaks
+verification from that point on.
+
+The shapes are the wire contract, so they are defined once, in `cloud_sync.events`: `Envelope` (what
+`Tx.append` returns and subscribers receive) and `ActorDict` are re-exported here; each type's data has its
+TypedDict there (`EVENT_DATA`), and the station's tests check every event written against it.
 """
 
 from collections.abc import Iterable, Mapping
@@ -12,6 +16,9 @@ from typing import Any
 # The hash chain is part of the wire contract the hub verifies, so it is defined once, in cloud_sync.chain
 # (plain hashlib/json, no network code).
 from cloud_sync.chain import event_hash, genesis_hash
+from cloud_sync.events import ActorDict, Envelope
+
+__all__ = ["SYSTEM", "Actor", "ActorDict", "ChainReport", "Envelope", "EventType", "NewEvent", "verify_chain"]
 
 
 class EventType:
@@ -50,7 +57,7 @@ class Actor:
     device: str | None = None
     bench: str | None = None
 
-    def as_dict(self) -> dict[str, str | None]:
+    def as_dict(self) -> ActorDict:
         """Wire form."""
         return {"id": self.id, "role": self.role, "device": self.device, "bench": self.bench}
 

@@ -29,6 +29,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from cloud_sync.errors import MessageRejected
+from cloud_sync.events import Envelope
 from cloud_sync.hub.store import HubStore, OutgoingCommand, StreamKey, StreamProgress
 from cloud_sync.link import release_client_sockets
 from cloud_sync.wire import (
@@ -234,7 +235,7 @@ class HubConsumer:
         return items
 
     def _process(self, items: list[tuple[str, Any]]) -> None:
-        evt_batch: list[tuple[str, str, list[dict[str, Any]]]] = []
+        evt_batch: list[tuple[str, str, list[Envelope]]] = []
         for kind, value in items:
             if kind == "connected":
                 self._handle_connected(bool(value))
@@ -263,7 +264,7 @@ class HubConsumer:
         logger.info("hub %s connected; ingesting through $share/%s", self.config.instance, group)
 
     def _handle_message(
-        self, topic: str, payload: bytes, evt_batch: list[tuple[str, str, list[dict[str, Any]]]]
+        self, topic: str, payload: bytes, evt_batch: list[tuple[str, str, list[Envelope]]]
     ) -> None:
         self.stats.messages += 1
         parsed = parse_station_topic(topic)
@@ -290,7 +291,7 @@ class HubConsumer:
             self.stats.rejected[err.reason] += 1
             logger.warning("hub refused a message on %s: %s", topic, err)
 
-    def _ingest(self, evt_batch: list[tuple[str, str, list[dict[str, Any]]]]) -> None:
+    def _ingest(self, evt_batch: list[tuple[str, str, list[Envelope]]]) -> None:
         progress = self.store.ingest(evt_batch, want_released=self._on_release is not None)
         self.stats.commits += 1
         exit_after = self._faults.exit_after_commits

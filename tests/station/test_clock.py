@@ -26,12 +26,12 @@ def test_wall_clock_jumped_back_one_hour_after_reboot(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     store = Store.open(path, wall_ms=lambda: wall[0])
     with store.transaction() as tx:
-        before = tx.append(NewEvent("t", SYSTEM))["at"]
+        before = tx.append(NewEvent("test.event", SYSTEM))["at"]
     store.close()
     wall[0] -= 3_600_000  # reboot without RTC: the wall clock is an hour behind
     store = Store.open(path, wall_ms=lambda: wall[0])
     with store.transaction() as tx:
-        after = tx.append(NewEvent("t", SYSTEM))
+        after = tx.append(NewEvent("test.event", SYSTEM))
     assert (after["at"]["ms"], after["at"]["counter"]) > (before["ms"], before["counter"])
     assert after["wall_raw"] == wall[0]  # the raw wall reading is kept for the hub to see
     store.close()
