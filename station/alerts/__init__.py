@@ -1,1 +1,1 @@
-"""Alerts: raised and cleared as events; the monitor that evaluates their conditions."""
+"""Alerts: the one ledger every alert is raised and cleared through, and the monitor that evaluates their conditions."""

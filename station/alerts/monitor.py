@@ -1,4 +1,4 @@
-"""Alerts (DESIGN §6): raised and cleared as events, evaluated on a timer and on device reports.
+"""Alerts (docs/orders.md, "Priority and alerts"): their conditions, evaluated on a timer and on device reports.
 
 - `stale_order` (per order): an active order with no status change for `stale_order_h`;
 - `s_overload`: more than `s_waiting_max` S orders waiting — also trips the S-escalation breaker;
@@ -13,17 +13,18 @@ A raised alert shows on the bench's indicator: `device_down` as `Feedback.DEVICE
 pattern), every other alert as `Feedback.ATTENTION`, also those other parts raise (the print queue's). When the
 last device is back, `Feedback.DEVICE_OK` ends the fault pattern.
 
-An alert is identified by (alert, subject); it is raised once and cleared once, so the event log and
-`/api/v1/alerts` tell the same story.
+Raising, clearing and what is active go through the one ledger (`station.alerts.ledger`); the monitor keeps no
+copy of its own.
 """
 
-import json
 import logging
 from typing import Any
 
+from station.alerts import ledger
+from station.alerts.ledger import AlertKey, active_alerts
 from station.clock import MAX_EVENT_CLOCK_LEAD_MS
 from station.devices.ports import Indicator
-from station.events import SYSTEM, EventType, NewEvent
+from station.events import SYSTEM, EventType
 from station.orders.model import Feedback
 from station.priority.prioritizer import OPEN_STATUSES, breaker_until_ms, trip_breaker
 from station.priority.rules import PrioritySettings
@@ -31,29 +32,8 @@ from station.store import Store, Tx
 
 logger = logging.getLogger(__name__)
 
-AlertKey = tuple[str, str]  # (alert, subject); subject "" for station-wide alerts
-
-
-def active_alerts(store: Store) -> list[dict[str, Any]]:
-    """Alerts raised and not cleared since, newest first (from the table `Tx.append` keeps with the events)."""
-    with store.reading() as repo:
-        rows = list(
-            repo.db.query(
-                "SELECT a.alert, a.subject, e.seq, e.order_id, e.at_ms, e.at_counter, e.data FROM alerts_active a "
-                "JOIN events e ON e.seq = a.seq ORDER BY e.seq DESC"
-            )
-        )
-    return [
-        {
-            "alert": row["alert"],
-            "subject": row["subject"],
-            "seq": row["seq"],
-            "at": {"ms": row["at_ms"], "counter": row["at_counter"]},
-            "order_id": row["order_id"],
-            "data": json.loads(row["data"]),
-        }
-        for row in rows
-    ]
+# Where `station.api` and the tests have always read the active alerts from.
+__all__ = ["AlertMonitor", "active_alerts"]
 
 
 class AlertMonitor:
@@ -66,7 +46,9 @@ class AlertMonitor:
         self.settings = settings
         self.indicator = indicator
         self.bench_id = bench_id
-        self.active: set[AlertKey] = {(a["alert"], a["subject"]) for a in active_alerts(store)}
+        # The event ids of the raises this monitor showed itself, so that the commit does not show them again.
+        # (A raise rolled back leaves its id here: harmless, as event ids are never reused.)
+        self._shown: set[str] = set()
         store.subscribe(self._show_alerts_raised_elsewhere)
 
     def _show_alerts_raised_elsewhere(self, events: list[dict[str, Any]]) -> None:
@@ -77,43 +59,47 @@ class AlertMonitor:
         for env in events:
             if env["type"] != EventType.ALERT_RAISED:
                 continue  # every commit comes here, scans included: look no further at anything else
+            if env["event_id"] in self._shown:
+                self._shown.discard(env["event_id"])
+                continue
             data = env["data"]
-            key = (str(data.get("alert")), str(data.get("subject") or ""))
-            if key not in self.active and key[0] != "device_down":
+            key: AlertKey = (str(data.get("alert")), str(data.get("subject") or ""))
+            if key[0] != "device_down":
                 self.indicator.signal(self.bench_id, Feedback.ATTENTION, f"alert {key[0]} {key[1]}".strip())
 
     # -- raising and clearing ------------------------------------------------------------------------------------
-    def _raise(self, tx: Tx, alert: str, subject: str = "", order_id: str | None = None, **data: Any) -> None:
-        if (alert, subject) in self.active:
-            return
-        tx.append(NewEvent(EventType.ALERT_RAISED, SYSTEM, order_id, {"alert": alert, "subject": subject, **data}))
-        self.active.add((alert, subject))
+    def _raise(self, tx: Tx, alert: str, subject: str = "", order_id: str | None = None, **data: Any) -> bool:
+        if not ledger.raise_alert(tx, alert, subject, SYSTEM, order_id, **data):
+            return False
         logger.warning("alert raised: %s %s %s", alert, subject, data)
         if self.indicator is not None and self.settings.attention_light:
+            self._shown.add(tx.events[-1]["event_id"])  # the raise just appended
             feedback = Feedback.DEVICE_FAULT if alert == "device_down" else Feedback.ATTENTION
             self.indicator.signal(self.bench_id, feedback, f"alert {alert} {subject}".strip())
+        return True
 
-    def _clear(self, tx: Tx, alert: str, subject: str = "", order_id: str | None = None) -> None:
-        if (alert, subject) not in self.active:
+    def _clear(self, tx: Tx, alert: str, subject: str = "") -> None:
+        if not ledger.clear_alert(tx, alert, subject, SYSTEM):
             return
-        tx.append(NewEvent(EventType.ALERT_CLEARED, SYSTEM, order_id, {"alert": alert, "subject": subject}))
-        self.active.discard((alert, subject))
         logger.info("alert cleared: %s %s", alert, subject)
         if (
             alert == "device_down"
             and self.indicator is not None
             and self.settings.attention_light
-            and not any(name == "device_down" for name, _subject in self.active)
+            and not ledger.active_subjects(tx.repo.db, "device_down")
         ):
             self.indicator.signal(self.bench_id, Feedback.DEVICE_OK, "all devices up")
 
     def _sync_per_subject(self, tx: Tx, alert: str, now_true: dict[str, dict[str, Any]]) -> None:
-        """Raise `alert` for every subject in `now_true`, clear it for subjects no longer there."""
+        """Raise `alert` for every subject (an order) in `now_true`, clear it for subjects no longer there."""
+        active = ledger.active_subjects(tx.repo.db, alert)
+        already = set(active)
         for subject, data in now_true.items():
-            self._raise(tx, alert, subject, subject, **data)
-        for name, subject in [k for k in self.active if k[0] == alert]:
+            if subject not in already:
+                self._raise(tx, alert, subject, subject, **data)
+        for subject in active:
             if subject not in now_true:
-                self._clear(tx, name, subject, subject)
+                self._clear(tx, alert, subject)
 
     # -- the conditions ------------------------------------------------------------------------------------------
     def tick(self) -> None:
@@ -143,10 +129,9 @@ class AlertMonitor:
             next(tx.repo.db.query("SELECT count(*) AS n FROM orders WHERE status = 'pending' AND priority = 'S'"))["n"]
         )
         if waiting > self.settings.s_waiting_max:
-            if ("s_overload", "") not in self.active:
-                self._raise(tx, "s_overload", s_waiting=waiting, limit=self.settings.s_waiting_max)
-                if breaker_until_ms(tx) <= tx.wall_now_ms():
-                    trip_breaker(tx, self.settings, SYSTEM, waiting)
+            raised = self._raise(tx, "s_overload", s_waiting=waiting, limit=self.settings.s_waiting_max)
+            if raised and breaker_until_ms(tx) <= tx.wall_now_ms():
+                trip_breaker(tx, self.settings, SYSTEM, waiting)
         else:
             self._clear(tx, "s_overload")
 
@@ -184,8 +169,10 @@ class AlertMonitor:
 
     def device_state(self, device: str, up: bool, detail: str = "") -> None:
         """A device adapter reports its device up or down (run on the database thread)."""
-        if up == ((("device_down", device)) not in self.active):
-            return
+        with self.store.reading() as repo:
+            down = ledger.is_active(repo.db, "device_down", device)
+        if up != down:
+            return  # no news: no transaction
         with self.store.transaction() as tx:
             if up:
                 self._clear(tx, "device_down", device)

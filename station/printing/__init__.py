@@ -5,26 +5,14 @@ A core package: it talks to printers through `ports.LabelPrinter` and renders th
 `ports.LabelRendering`; the composition root passes `drivers.printers` objects in.
 """
 
+from station.printing.actions import enqueue_label, reprint_in, request_reprint, resolve_unknown
+from station.printing.alert_policy import Alert
 from station.printing.errors import LabelDataError, PreviewUnavailable, PrintingError
+from station.printing.jobs import DEFAULT_PRINTER, JobKind, JobState, LabelEvent, PrintJob, PrintRequest
 from station.printing.labels import LabelFields, LabelMaker, label_fields, label_preview_png
 from station.printing.messages import MESSAGES
 from station.printing.ports import JobReport, LabelPrinter, LabelRendering, PrinterState
-from station.printing.queue import (
-    DEFAULT_PRINTER,
-    Alert,
-    JobKind,
-    JobState,
-    LabelEvent,
-    PrintConfirmation,
-    PrintJob,
-    PrintRequest,
-    enqueue_label,
-    jobs_for_order,
-    label_printed,
-    reprint_in,
-    request_reprint,
-    resolve_unknown,
-)
+from station.printing.queue import PrintConfirmation, jobs_for_order, label_printed
 from station.printing.settings import PrintingSettings
 from station.printing.worker import PrintWorker
 

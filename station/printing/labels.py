@@ -12,8 +12,8 @@ from typing import Any
 
 from station.orders.model import Order
 from station.printing.errors import LabelDataError, PreviewUnavailable
+from station.printing.jobs import JobKind
 from station.printing.ports import LabelRendering
-from station.printing.queue import JobKind
 from station.printing.settings import PrintingSettings
 
 PRIORITY_LEVELS = ("S", "A", "B", "C")
@@ -21,7 +21,11 @@ PRIORITY_LEVELS = ("S", "A", "B", "C")
 
 @dataclass(frozen=True, slots=True)
 class LabelFields:
-    """One label's content; the field names are those of `drivers.printers.LabelData`."""
+    """One label's content, handed to the renderer as its `LabelData(**fields)`.
+
+    The fields are those of `drivers.printers.LabelData`, declared here because the core imports no driver;
+    `test_label_fields_are_the_fields_of_the_renderers_label_data` keeps the two the same.
+    """
 
     order_id: str
     carrier: str

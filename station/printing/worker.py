@@ -2,69 +2,47 @@
 printer's label counter.
 
 All blocking printer I/O happens on this thread, never on the event loop and never inside a database
-transaction. For each job it asks the printer's status (not ready: the job waits, a `device_down` alert is
-raised, and the printer is asked again with growing pauses); reads the counter and commits ``sending``
-*before* the job's first byte leaves; prints; and commits the printer's verdict.
+transaction. For each job it asks the printer's status (not ready: the job waits, the printer is reported
+down and asked again with growing pauses, `availability`); reads the counter and commits ``sending``
+*before* the job's first byte leaves; prints; and commits the printer's verdict (`queue.record_report`).
 
-At start, a job found in ``sending`` (the station was killed mid-job) is never resent blindly: if the
-counter moved by its labels it is done; if the counter did not move, whatever the printer still holds is
-cancelled (``~JA``) and, the counter still unmoved after `recovery_settle_s`, the job goes back to the
-queue; anything else is ``unknown`` with an alert for a person.
-
-Auto-print: the store tells the worker (after commit) that an order became packed; the worker reads the
-event log from a persisted cursor (`meta` key ``printing.autoprint_seq.<printer>``) and queues each packed
-order's first label in its own transaction, so a label is neither lost when the station dies between the
-two commits nor queued twice.
+At start, and after a pass that failed mid-job, the jobs left in ``sending`` are settled by the counter
+first (`recovery`); orders that became packed get their first label queued (`autoprint`).
 """
 
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from station.events import EventType
 from station.orders.model import Order, Status
+from station.printing.autoprint import AutoPrint
+from station.printing.availability import DeviceState, PrinterAvailability
 from station.printing.errors import LabelDataError
+from station.printing.jobs import DEFAULT_PRINTER, JobKind, JobState, LabelEvent, PrintJob
 from station.printing.labels import LabelMaker, label_preview_png
 from station.printing.ports import JobReport, LabelPrinter, LabelRendering
 from station.printing.queue import (
-    DEFAULT_PRINTER,
-    Alert,
-    JobKind,
-    JobState,
-    LabelEvent,
     PrintConfirmation,
-    PrintJob,
-    alert_active,
-    clear_alert,
     forget_old_zpl,
     job,
     latest_shipping_job,
     mark_sending,
     next_job,
-    printer_actor,
-    queue_first_label,
-    raise_alert,
-    record_done,
     record_failed,
-    record_unknown,
-    requeue,
+    record_report,
     sending_jobs,
 )
+from station.printing.recovery import SendingRecovery
 from station.printing.settings import PrintingSettings
 from station.store import Store
 
 logger = logging.getLogger(__name__)
 
-#: `device_state(device, up, detail)`: where a printer's up/down goes when the station keeps device alerts
-#: in one place (`station.alerts.monitor.AlertMonitor.device_state`). Must not block; called on the worker thread.
-DeviceState = Callable[[str, bool, str], object]
-
-CURSOR_KEY = "printing.autoprint_seq.{printer}"
 PRUNE_EVERY_S = 3600.0
 _DAY_MS = 86_400_000
-_LINK_DOWN = ("unreachable", "no_answer")
 
 
 class PrintWorker:
@@ -97,22 +75,22 @@ class PrintWorker:
         self.labels = LabelMaker(settings, rendering)
         self.confirmation = PrintConfirmation(store)
         self._monotonic = monotonic
-        self._device_state = device_state
-        self._reported: bool | None = None  # what `device_state` was last told: up, down, or nothing yet
-        self._actor = printer_actor(name)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._availability = PrinterAvailability(store, settings, name, device_state=device_state, monotonic=monotonic)
+        self._recovery = SendingRecovery(
+            store, printer, self._availability, settle_s=settings.recovery_settle_s, stop=self._stop
+        )
         self._recovered = False
+        self._autoprint = AutoPrint(store, settings, name)
         self._packed_hint = True  # look at the event log once at start: packed orders may await their label
-        self._down = False
-        self._reasons: list[str] = []
-        self._backoff_s = settings.retry_backoff_min_s
-        self._next_status_at = 0.0
         self._next_prune_at = 0.0
         store.subscribe(self._handle_committed)
         # From here on, every order that becomes packed gets its label, even if the thread starts later.
-        self._start_up()
+        with store.transaction() as tx:
+            self._availability.resume(tx.repo.db)
+            self._autoprint.start(tx)
 
     # -- running ------------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -170,20 +148,24 @@ class PrintWorker:
         Returns how long to wait before the next pass (0: there may be more to do at once).
         """
         if self._packed_hint:
-            self._catch_up_packed()  # needs no printer: the label is queued (and visible) even while it is down
+            self._packed_hint = False  # before reading, so a hint arriving meanwhile is not lost
+            self._autoprint.catch_up()  # needs no printer: the label is queued (and visible) even while it is down
+        available = self._availability
         now = self._monotonic()
-        if self._down and now < self._next_status_at:
-            return self._next_status_at - now
-        if not self._recovered and not self._recover():
-            return max(self._next_status_at - self._monotonic(), 0.0)
+        if available.down and now < available.next_status_at:
+            return available.next_status_at - now
+        if not self._recovered:
+            self._recovered = self._recovery.settle_all()
+            if not self._recovered:
+                return available.seconds_to_next_ask()
         with self.store.reading() as repo:
             waiting = next_job(repo.db, self.name)
         if waiting is None:
             if now >= self._next_prune_at:
                 self._prune()
-            if now >= self._next_status_at:
-                self._check_status()
-            return max(self._next_status_at - self._monotonic(), 0.0)
+            if now >= available.next_status_at:
+                available.check(self.printer)
+            return available.seconds_to_next_ask()
         return self._send(waiting)
 
     def run_until_idle(self, max_passes: int = 1000) -> None:
@@ -191,7 +173,7 @@ class PrintWorker:
         tools; never on the event loop)."""
         for _ in range(max_passes):
             delay = self.step()
-            if self._down:
+            if self._availability.down:
                 return
             with self.store.reading() as repo:
                 waiting = next_job(repo.db, self.name)
@@ -204,8 +186,7 @@ class PrintWorker:
 
     def retry_now(self) -> None:
         """Ask a printer that was not ready again at once (a person says it is fixed), then look at the queue."""
-        self._next_status_at = 0.0
-        self._backoff_s = self.settings.retry_backoff_min_s
+        self._availability.ask_now()
         self._wake.set()
 
     # -- the store's notifications (called on the committing thread: never block) ------------------------------
@@ -222,51 +203,6 @@ class PrintWorker:
             ):
                 self._wake.set()
 
-    # -- start-up and auto-print -------------------------------------------------------------------------------
-    def _start_up(self) -> None:
-        key = CURSOR_KEY.format(printer=self.name)
-        with self.store.transaction() as tx:
-            db = tx.repo.db
-            self._down = self._device_state is None and alert_active(db, Alert.DEVICE_DOWN, self.name)
-            row = next(db.query("SELECT value FROM meta WHERE key = ?", [key]), None)
-            if not self.settings.auto_print:
-                # Switching auto-print on later must not print every order packed while it was off.
-                db.execute("DELETE FROM meta WHERE key = ?", [key])
-            elif row is None:
-                last = next(db.query("SELECT coalesce(max(seq), 0) AS seq FROM events"))["seq"]
-                db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", [key, str(last)])
-
-    def _catch_up_packed(self) -> None:
-        self._packed_hint = False  # before reading, so a hint arriving meanwhile is not lost
-        if not self.settings.auto_print:
-            return
-        key = CURSOR_KEY.format(printer=self.name)
-        sql = (
-            "SELECT seq, order_id FROM events WHERE seq > ? AND type = ? AND json_extract(data, '$.to') = ? "
-            "ORDER BY seq"
-        )
-        with self.store.reading() as repo:
-            row = next(repo.db.query("SELECT value FROM meta WHERE key = ?", [key]), None)
-            cursor = int(row["value"]) if row else 0
-            if next(repo.db.query(sql, [cursor, EventType.STATUS_CHANGED, Status.PACKED.value]), None) is None:
-                return
-        queued: list[PrintJob] = []
-        with self.store.transaction() as tx:
-            db = tx.repo.db
-            row = next(db.query("SELECT value FROM meta WHERE key = ?", [key]), None)
-            cursor = int(row["value"]) if row else 0
-            last = next(db.query("SELECT coalesce(max(seq), 0) AS seq FROM events"))["seq"]
-            for packed in db.query(sql, [cursor, EventType.STATUS_CHANGED, Status.PACKED.value]):
-                new = queue_first_label(tx, packed["order_id"], self.name, self._actor)
-                if new is not None:
-                    queued.append(new)
-            db.execute(
-                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                [key, str(last)],
-            )
-        for new in queued:
-            logger.info("print queue %s: label job %s queued for packed order %s", self.name, new.job_id, new.order_id)
-
     def _prune(self) -> None:
         self._next_prune_at = self._monotonic() + PRUNE_EVERY_S
         with self.store.transaction() as tx:
@@ -274,62 +210,6 @@ class PrintWorker:
             dropped = forget_old_zpl(tx, cutoff)
         if dropped:
             logger.info("print queue %s: dropped the stored ZPL of %d old jobs", self.name, dropped)
-
-    # -- printer up and down -----------------------------------------------------------------------------------
-    def _check_status(self) -> None:
-        status = self.printer.status()
-        if status.ready:
-            self._came_up()
-        else:
-            self._went_down(status.reasons)
-
-    def _went_down(self, reasons: Sequence[str]) -> float:
-        """The printer is not ready: alert once, and wait longer each time before asking again."""
-        why = list(reasons) or ["not_ready"]
-        if not self._down or why != self._reasons:
-            logger.warning("print queue %s: printer not ready: %s", self.name, ", ".join(why))
-        if self._device_state is not None:
-            if self._reported is not False:
-                self._tell(up=False, detail=", ".join(why))
-        elif not self._down:
-            with self.store.transaction() as tx:
-                raise_alert(
-                    tx,
-                    Alert.DEVICE_DOWN,
-                    self.name,
-                    self._actor,
-                    device="printer",
-                    printer=self.name,
-                    reasons=why,
-                )
-        self._down = True
-        self._reasons = why
-        delay = self._backoff_s
-        self._backoff_s = min(self._backoff_s * 2, self.settings.retry_backoff_max_s)
-        self._next_status_at = self._monotonic() + delay
-        return delay
-
-    def _came_up(self) -> None:
-        if self._device_state is not None:
-            if self._reported is not True:
-                self._tell(up=True, detail="")
-        elif self._down:
-            with self.store.transaction() as tx:
-                clear_alert(tx, Alert.DEVICE_DOWN, self.name, self._actor, device="printer", printer=self.name)
-        if self._down:
-            logger.info("print queue %s: printer ready again", self.name)
-        self._down = False
-        self._reasons = []
-        self._backoff_s = self.settings.retry_backoff_min_s
-        self._next_status_at = self._monotonic() + self.settings.status_poll_s
-
-    def _tell(self, *, up: bool, detail: str) -> None:
-        assert self._device_state is not None
-        try:
-            self._device_state(self.name, up, detail)
-        except Exception:
-            logger.exception("print queue %s: could not report the printer %s", self.name, "up" if up else "down")
-        self._reported = up
 
     # -- sending -----------------------------------------------------------------------------------------------
     def _render(self, j: PrintJob) -> str:
@@ -354,8 +234,8 @@ class PrintWorker:
                 return 0.0
         status = self.printer.status()
         if not status.ready:
-            return self._went_down(status.reasons)
-        self._came_up()
+            return self._availability.went_down(status.reasons)
+        self._availability.came_up()
         with self.store.transaction() as tx:
             current = job(tx.repo.db, waiting.job_id)
             if current is None or not _sendable(current):
@@ -381,7 +261,7 @@ class PrintWorker:
         self._record(sending, report)
         if report.state == "failed" and not report.sent:
             reasons = report.detail.split(",") if report.reason == "not_ready" and report.detail else [report.reason]
-            return self._went_down([r for r in reasons if r] or ["not_ready"])
+            return self._availability.went_down([r for r in reasons if r] or ["not_ready"])
         return 0.0
 
     def _record(self, sending: PrintJob, report: JobReport) -> None:
@@ -394,27 +274,7 @@ class PrintWorker:
                 sending.job_id,
             )
         with self.store.transaction() as tx:
-            if report.state == "done":
-                record_done(
-                    tx, sending, reason=report.reason, odometer_after=report.odometer_after, detail=report.detail
-                )
-            elif report.state == "failed":
-                record_failed(
-                    tx,
-                    sending,
-                    reason=report.reason or "failed",
-                    detail=report.detail,
-                    sent=report.sent,
-                    odometer_after=report.odometer_after,
-                )
-            else:
-                record_unknown(
-                    tx,
-                    sending,
-                    reason=report.reason or "unknown",
-                    detail=report.detail,
-                    odometer_after=report.odometer_after,
-                )
+            record_report(tx, sending, report)
         logger.info(
             "print queue %s: job %s %s (%s), counter %s -> %s",
             self.name,
@@ -425,73 +285,14 @@ class PrintWorker:
             report.odometer_after,
         )
 
-    # -- recovery ----------------------------------------------------------------------------------------------
-    def _recover(self) -> bool:
-        """Settle every job left in `sending`; False while the printer cannot be asked (try again later)."""
-        with self.store.reading() as repo:
-            left = sending_jobs(repo.db, self.name)
-        for j in left:
-            if not self._settle(j):
-                return False
-        self._recovered = True
-        return True
-
-    def _settle(self, j: PrintJob) -> bool:
-        logger.warning(
-            "print queue %s: job %s was being sent when the station stopped; asking the counter", self.name, j.job_id
-        )
-        status = self.printer.status()
-        if status.odometer is None and any(r in _LINK_DOWN for r in status.reasons):
-            self._went_down(status.reasons)
-            return False
-        if not status.ready:
-            self._went_down(status.reasons)
-        verdict, why = _judge(j.odometer_before, status.odometer, j.labels)
-        if verdict == "nothing":
-            # Not counted yet, but it may still wait in the printer: cancel it so it can never come out later,
-            # give a label already under the head time to finish, then look again.
-            try:
-                self.printer.cancel_all()
-            except Exception as err:
-                self._settled(j, "unknown", "cancel_failed", str(err), status.odometer)
-                return True
-            if self._stop.wait(self.settings.recovery_settle_s):
-                return False  # stopping: decide at the next start rather than on a cut-short look
-            after = self.printer.odometer()
-            verdict, why = _judge(j.odometer_before, after, j.labels)
-            self._settled(j, verdict, why, "", after)
-            return True
-        self._settled(j, verdict, why, "", status.odometer)
-        return True
-
-    def _settled(self, j: PrintJob, verdict: str, why: str, detail: str, count: int | None) -> None:
-        with self.store.transaction() as tx:
-            current = job(tx.repo.db, j.job_id)
-            if current is None or current.state is not JobState.SENDING:
-                return
-            if verdict == "printed":
-                record_done(tx, current, reason="printed_before_restart", odometer_after=count, detail=detail)
-            elif verdict == "nothing":
-                requeue(tx, current, reason="not_printed_before_restart")
-            else:
-                record_unknown(tx, current, reason=why, detail=detail, odometer_after=count)
-        logger.warning(
-            "print queue %s: job %s settled by the counter (%s -> %s): %s",
-            self.name,
-            j.job_id,
-            j.odometer_before,
-            count,
-            "printed" if verdict == "printed" else ("queued again" if verdict == "nothing" else f"unknown, {why}"),
-        )
-
     # -- for the rest of the station ---------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
         """The printer's state for `/health` (no I/O: the worker's last word)."""
         return {
-            "ok": not self._down,
+            "ok": not self._availability.down,
             "printer": self.name,
             "device": self.printer.description,
-            "reasons": list(self._reasons),
+            "reasons": list(self._availability.reasons),
             "running": self.running,
         }
 
@@ -507,17 +308,3 @@ class PrintWorker:
 
 def _sendable(j: PrintJob) -> bool:
     return j.state is JobState.QUEUED or (j.state is JobState.FAILED and j.retryable)
-
-
-def _judge(before: int | None, count: int | None, expected: int) -> tuple[str, str]:
-    """What the counter says about a job sent when it read `before`: printed, nothing, or unknown (why)."""
-    if before is None:
-        return "unknown", "no_counter_before_send"
-    if count is None:
-        return "unknown", "counter_unreadable"
-    moved = count - before
-    if moved >= expected:
-        return "printed", ""
-    if moved == 0:
-        return "nothing", ""
-    return "unknown", "counter_went_back" if moved < 0 else "partly_printed"

@@ -296,6 +296,22 @@ MIGRATIONS: tuple[str, ...] = (
         FROM events WHERE type IN ('alert.raised', 'alert.cleared'))
     WHERE latest = 1 AND type = 'alert.raised';
     """,
+    # 10: one table of active alerts: the print queue's own copy (`print_alerts`) goes. Every print alert's
+    # event put it in `alerts_active` too (migration 9 replayed them, `Tx.append` keeps them since), and the
+    # order an active alert is about is that of its raising event, so nothing is lost. A print alert missing
+    # from `alerts_active` whose raise no later event cleared is put back, so that the print queue still
+    # clears every alert it raised.
+    """
+    INSERT OR IGNORE INTO alerts_active (alert, subject, seq)
+    SELECT p.alert, p.subject, p.raised_seq FROM print_alerts p
+    WHERE NOT EXISTS (SELECT 1 FROM alerts_active a WHERE a.alert = p.alert AND a.subject = p.subject)
+      AND NOT EXISTS (
+        SELECT 1 FROM events e
+        WHERE e.seq > p.raised_seq AND e.type = 'alert.cleared'
+          AND coalesce(json_extract(e.data, '$.alert'), 'None') = p.alert
+          AND coalesce(json_extract(e.data, '$.subject'), '') = p.subject);
+    DROP TABLE print_alerts;
+    """,
 )
 
 

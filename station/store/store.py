@@ -5,6 +5,10 @@ gapless `seq`, a UUIDv7, the next hybrid-logical-clock value and its place in th
 is the clock's persisted value (its `at`), committed in the same transaction, and the clock resumes from the
 last event at start. Subscribers hear about events only after COMMIT returns,
 so nothing is shown to a packer that a power cut could take back.
+
+Longer than ~400 lines on purpose: the writer (`Store`), its transaction (`Tx`) and the outbox reads share the
+connection, its lock and the caches that are valid only while this connection is the only writer; kept in one
+module, that invariant is checked in one place.
 """
 
 import json
@@ -143,8 +147,8 @@ class Tx:
         return envelope
 
     def _track_alert(self, envelope: dict[str, Any]) -> None:
-        # Whoever raises or clears an alert (the alert monitor, the print queue, recovery), the table of active
-        # alerts changes in the same transaction as the event that says so.
+        # Whoever raises or clears an alert (through `station.alerts.ledger`, or the recovery alert of `open`),
+        # the table of active alerts changes in the same transaction as the event that says so.
         data = envelope["data"]
         key = [str(data.get("alert")), str(data.get("subject") or "")]
         if envelope["type"] == EventType.ALERT_RAISED:

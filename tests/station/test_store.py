@@ -7,13 +7,20 @@ import pytest
 from benchkit import HUB, order_doc
 
 from cloud_sync.chain import event_hash
-from station.alerts.monitor import active_alerts
+from station.alerts.ledger import active_alerts, clear_alert, raise_alert
 from station.events import SYSTEM, EventType, NewEvent, verify_chain
 from station.orders.intake import intake_order
 from station.orders.model import Bench
 from station.store import Store, StoreError, database
 from station.store.migrations import MIGRATIONS
 from station.store.repository import ORDER_CACHE_SIZE
+
+# The print queue's table of its active alerts, as migration 4 made it (migration 10 drops it): for taking a
+# database back to a schema before 10.
+_PRINT_ALERTS_TABLE = (
+    "CREATE TABLE print_alerts (alert TEXT NOT NULL, subject TEXT NOT NULL, order_id TEXT, "
+    "raised_seq INTEGER NOT NULL, PRIMARY KEY (alert, subject));"
+)
 
 
 def _append(store: Store, n: int) -> list[int]:
@@ -194,6 +201,7 @@ def test_schema_7_outbox_flags_become_the_watermark(tmp_path: Path) -> None:
     conn.executescript(
         "DELETE FROM meta WHERE key = 'outbox.acked_through';"
         "DROP TABLE alerts_active;"
+        f"{_PRINT_ALERTS_TABLE}"
         "ALTER TABLE events ADD COLUMN acked INTEGER NOT NULL DEFAULT 0;"
         "CREATE INDEX events_unacked ON events(seq) WHERE acked = 0;"
         "CREATE INDEX events_by_time ON events(at_ms);"
@@ -366,8 +374,46 @@ def test_active_alerts_follow_their_events_and_survive_the_schema_9_replay(tmp_p
     assert [(a["alert"], a["subject"], a["seq"]) for a in active_alerts(store)] == expected
     store.close()
     conn = sqlite3.connect(path, isolation_level=None)
-    conn.executescript("DROP TABLE alerts_active; PRAGMA user_version = 8;")
+    conn.executescript(f"DROP TABLE alerts_active; {_PRINT_ALERTS_TABLE} PRAGMA user_version = 8;")
     conn.close()
     upgraded = Store.open(path)
     assert [(a["alert"], a["subject"], a["seq"]) for a in active_alerts(upgraded)] == expected
+    upgraded.close()
+
+
+def test_schema_10_keeps_the_print_queues_active_alerts_in_the_one_table(tmp_path: Path) -> None:
+    """Upgrading drops the print queue's own alert table and loses none of the alerts it still has to clear;
+    each keeps the order its raise was about, and one cleared in the event log stays cleared."""
+    path = tmp_path / "station.db"
+    store = Store.open(path)
+    with store.transaction() as tx:  # seq 1..4
+        raise_alert(tx, "label_unknown", "job-1", SYSTEM, "SO-1", job_id="job-1")
+        raise_alert(tx, "label_failed", "job-2", SYSTEM, "SO-2", job_id="job-2")
+        raise_alert(tx, "device_down", "printer", SYSTEM, device="printer")
+        clear_alert(tx, "device_down", "printer", SYSTEM)  # cleared by another part; the queue still held it
+    store.close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    # Back to schema 9 as it was, the print queue's copy beside the one table; job-2's row lost from the one
+    # table (as if it had drifted), though no event cleared it.
+    conn.executescript(
+        f"{_PRINT_ALERTS_TABLE}"
+        "INSERT INTO print_alerts VALUES ('label_unknown', 'job-1', 'SO-1', 1), ('label_failed', 'job-2', 'SO-2', 2),"
+        " ('device_down', 'printer', NULL, 3);"
+        "DELETE FROM alerts_active WHERE subject = 'job-2';"
+        "PRAGMA user_version = 9;"
+    )
+    conn.close()
+    upgraded = Store.open(path)
+    tables = {r[0] for r in upgraded.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "print_alerts" not in tables
+    active = [(a["alert"], a["subject"], a["seq"], a["order_id"]) for a in active_alerts(upgraded)]
+    assert active == [("label_failed", "job-2", 2, "SO-2"), ("label_unknown", "job-1", 1, "SO-1")]
+    with upgraded.transaction() as tx:
+        assert clear_alert(tx, "label_failed", "job-2", SYSTEM, settled_by="job-3")
+        assert not clear_alert(tx, "device_down", "printer", SYSTEM)
+    cleared = upgraded.events_from(5)
+    assert [(e["type"], e["order_id"], e["data"]) for e in cleared] == [
+        (EventType.ALERT_CLEARED, "SO-2", {"alert": "label_failed", "subject": "job-2", "settled_by": "job-3"})
+    ]
+    assert verify_chain(upgraded.events_from(1), upgraded.stream_epoch).ok
     upgraded.close()

@@ -22,6 +22,7 @@ from printing_kit import (
 
 from drivers.printers import Faults, Printer, PrinterOptions, PrinterTransferError, VirtualPrinterEngine
 from drivers.printers.sim import SimTransport
+from station.alerts.ledger import active_alerts
 from station.printing import label_printed, request_reprint, resolve_unknown
 
 
@@ -119,6 +120,4 @@ def test_fault_matrix(name: str, bench: Bench) -> None:
 
     assert printed_per_order(bench.store, engine) == dict.fromkeys(orders, 1), "duplicates or losses"
     assert all(label_printed(bench.store, order_id) for order_id in orders)
-    with bench.store.reading() as repo:
-        active = list(repo.db.query("SELECT alert, subject FROM print_alerts"))
-    assert active == [], "every alert raised on the way is cleared once the labels are out"
+    assert active_alerts(bench.store) == [], "every alert raised on the way is cleared once the labels are out"

@@ -1,5 +1,6 @@
 """What goes on the label, taken from the order, and the label preview as a PNG whose barcodes decode."""
 
+import dataclasses
 import io
 from typing import Any
 
@@ -14,6 +15,7 @@ from station.orders.intake import intake_order
 from station.orders.model import Order
 from station.printing import (
     LabelDataError,
+    LabelFields,
     LabelMaker,
     PreviewUnavailable,
     PrintingSettings,
@@ -65,6 +67,13 @@ def test_label_fields_come_from_the_order(bench: Bench) -> None:
     assert sample.carrier == "顺丰速运"
     assert sample.priority == order(bench).priority
     assert label_fields(order(bench), PrintingSettings(priority_marks=[])).priority is None
+
+
+def test_label_fields_are_the_fields_of_the_renderers_label_data() -> None:
+    """`LabelMaker` hands `LabelFields` to the renderer as `LabelData(**fields)`: same names, same defaults."""
+    ours = {f.name: (f.default, str(f.type)) for f in dataclasses.fields(LabelFields)}
+    theirs = {f.name: (f.default, str(f.type)) for f in dataclasses.fields(printers.LabelData)}
+    assert ours == theirs
 
 
 def test_preview_decodes_to_the_waybill_and_order(bench: Bench) -> None:

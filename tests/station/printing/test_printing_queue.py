@@ -38,7 +38,7 @@ from station.printing import (
     request_reprint,
     resolve_unknown,
 )
-from station.printing.queue import count_labels
+from station.printing.jobs import count_labels
 from station.store import Store
 
 ORDER = "SO20260205-8821"
