@@ -12,9 +12,11 @@ The API the station uses (all of it blocking unless said otherwise; the station 
     plan = plan_retention(items, RetentionPolicy(...), now_ms=..., free_bytes=...)
     recorder.stop()
 
-Modules: ``sources`` (USB, RTSP, file replay, simulator), ``recorder`` (threads, segments in a RAM directory,
-storage), ``segments`` (the fMP4 writer, :class:`SegmentInfo`), ``clips``, ``photos``, ``overlay``,
-``encoder`` (probe and choice), ``health``, ``retention``, ``files``, ``errors``.
+Modules: ``sources`` (USB, RTSP, file replay, simulator), ``recorder`` (the entry: the recorder thread that
+wires the rest), ``recorder_settings``, ``capture`` (the reader thread and its frame queue), ``cutter`` (encoding
+or stream copy into segments in a RAM directory), ``storing`` (the storage thread), ``space`` (free-space
+floors, the pause when full), ``segments`` (the fMP4 writer, :class:`SegmentInfo`), ``clips``, ``photos``,
+``overlay``, ``encoder`` (probe and choice), ``health``, ``retention``, ``files``, ``errors``.
 """
 
 from drivers.cameras.clips import ClipInfo, assemble_clip

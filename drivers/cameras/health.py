@@ -12,12 +12,18 @@ Alert-worthy conditions (:class:`CameraAlert`), each decided from thresholds in 
 - ``storage_full``: the RAM directory or the storage hit its free-space floor: recording is paused;
 - ``recorder_failed``: the recorder thread died of an unexpected error (a bug: see the log).
 
-By DESIGN §8 a frozen or dead camera blocks ``packed``; that policy is the station's, this only reports.
+A frozen or dead camera blocks ``packed`` (docs/architecture.md, "Devices"); that policy is the station's,
+this only reports. :class:`RecorderCounters` and :class:`AlertWatch` are the recorder's side of it: what it has
+done so far, and the ``on_alert`` call when the set of alerts changes.
 """
 
 import enum
+import logging
+import threading
+import time
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -26,7 +32,10 @@ import numpy.typing as npt
 from drivers.cameras.frames import Image
 from drivers.cameras.sources.base import SourceStatus
 
+logger = logging.getLogger(__name__)
+
 _THUMB_SIZE = (160, 90)
+_HEALTH_EVERY_S = 0.25
 
 
 class CameraAlert(enum.StrEnum):
@@ -178,3 +187,69 @@ class FrameMeter:
         span = self._events[-1][0] - self._events[0][0]
         fps = (received - 1) / span if span > 0 else 0.0
         return fps, lost / (received + lost)
+
+
+@dataclass(eq=False)
+class RecorderCounters:
+    """What a recorder has done so far, and its last error: written by its threads, read by its health snapshot.
+
+    ``pending`` and ``segments_lost`` are written by both the recorder and the storage thread, so they change
+    under a lock; every other field has one writer.
+    """
+
+    frames_captured: int = 0
+    frames_recorded: int = 0
+    frames_dropped: int = 0
+    segments_stored: int = 0
+    segments_lost: int = 0
+    bytes_stored: int = 0
+    pending: int = 0
+    last_error: str | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count_lost(self) -> None:
+        """One segment could not be stored."""
+        with self._lock:
+            self.segments_lost += 1
+
+    def segment_queued(self) -> None:
+        """One closed segment waits for the storage thread."""
+        with self._lock:
+            self.pending += 1
+
+    def segment_done(self) -> None:
+        """The storage thread finished with one segment (stored or lost)."""
+        with self._lock:
+            self.pending -= 1
+
+
+class AlertWatch:
+    """Calls ``on_alert`` with the health snapshot whenever the set of alerts changes (on the recorder thread)."""
+
+    def __init__(self, name: str, on_alert: Callable[[CameraHealth], None] | None) -> None:
+        """Watch camera ``name``; ``on_alert`` must not block for long (it runs on the recorder thread)."""
+        self._name = name
+        self._on_alert = on_alert
+        self._alerts: frozenset[CameraAlert] = frozenset()
+        self._next_check_s = 0.0
+
+    def check(self, snapshot: Callable[[], CameraHealth], *, force: bool = False) -> None:
+        """Take a ``snapshot`` (at most every 0.25 s unless ``force``) and report a change of alerts."""
+        now = time.monotonic()
+        if not force and now < self._next_check_s:
+            return
+        self._next_check_s = now + _HEALTH_EVERY_S
+        state = snapshot()
+        if state.alerts == self._alerts:
+            return
+        raised, cleared = state.alerts - self._alerts, self._alerts - state.alerts
+        self._alerts = state.alerts
+        for alert in sorted(raised):
+            logger.warning("camera %s: alert %s raised", self._name, alert.value)
+        for alert in sorted(cleared):
+            logger.info("camera %s: alert %s cleared", self._name, alert.value)
+        if self._on_alert is not None:
+            try:
+                self._on_alert(state)
+            except Exception:
+                logger.exception("camera %s: on_alert callback failed", self._name)

@@ -16,18 +16,23 @@ Order numbers and badge codes are ASCII, so the evidence that matters is always 
 
 import functools
 import logging
+import threading
 import time
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-from drivers.cameras.frames import Image
+from drivers.cameras.frames import Frame, Image
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _CJK_FONTS = (
@@ -185,3 +190,35 @@ class OverlayPainter:
         canvas = PilImage.new("RGB", (self._width, self._line_h))
         ImageDraw.Draw(canvas).text((self._pad, 0), label, font=font, fill=(255, 255, 255))
         return np.asarray(canvas, dtype=np.uint8)[:, :, ::-1].copy()
+
+
+class OverlayBurner:
+    """Burns the overlay into a frame for just as long as it is encoded, then restores the clean pixels.
+
+    The newest frame is shared with photos and the live view, which want it without this overlay; ``lock``
+    (the one guarding that frame's pixels) is held from burn-in to restore. Not thread-safe otherwise.
+    """
+
+    def __init__(self, lock: threading.Lock, *, font_path: str | None = None) -> None:
+        """Burn with a painter using ``font_path``, under ``lock``."""
+        self._lock = lock
+        self._font_path = font_path
+        self._painter: OverlayPainter | None = None
+        self._band_saved: Image = np.empty((0, 0, 3), dtype=np.uint8)  # the overlay band's clean pixels
+
+    def encode_burned(self, frame: Frame, overlay: Overlay, encode: Callable[[Image], T]) -> T:
+        """``encode(frame.image)`` with ``overlay`` and the frame's time burned in; the frame is clean again after."""
+        image = frame.image
+        painter = self._painter
+        if painter is None or painter.size != (frame.width, frame.height):
+            painter = self._painter = OverlayPainter(frame.width, frame.height, font_path=self._font_path)
+            self._band_saved = np.empty_like(image[: painter.band_rows])
+        rows = painter.band_rows
+        saved = self._band_saved
+        with self._lock:
+            # Burn in, copy out, restore: the newest frame stays clean for photos with their own overlay.
+            np.copyto(saved, image[:rows])
+            painter.paint(image, overlay, frame.wall_ms)
+            encoded = encode(image)
+            np.copyto(image[:rows], saved)
+        return encoded

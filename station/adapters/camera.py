@@ -1,5 +1,5 @@
 """The packing camera: `drivers.cameras` (recorder, photos, clip assembly, retention rules) behind the small
-:class:`~station.video.service.VideoBackend` the core talks to."""
+:class:`~station.video.backend.VideoBackend` the core talks to."""
 
 import logging
 from collections.abc import Callable, Sequence
@@ -19,7 +19,7 @@ from drivers.cameras import (
     open_camera,
     plan_retention,
 )
-from station.video.service import ClipResult, NoFootage, PhotoResult, SegmentRow, VideoFile
+from station.video.backend import ClipResult, NoFootage, PhotoResult, SegmentRow, VideoFile
 from station.video.settings import RetentionSettings, VideoSettings
 
 logger = logging.getLogger(__name__)

@@ -1,11 +1,12 @@
 """Packing video, the station side: segment index, order clips and markers, photos, evidence, retention.
 
 Nothing here imports a camera library: the composition root hands :class:`VideoService` a
-:class:`~station.video.service.VideoBackend` (``station.adapters.camera``) that records and assembles.
+:class:`~station.video.backend.VideoBackend` (``station.adapters.camera``) that records and assembles.
 """
 
+from station.video.backend import ClipResult, NoFootage, SegmentRow, VideoBackend
 from station.video.disputes import is_disputed, set_disputed
-from station.video.service import ClipResult, NoFootage, SegmentRow, VideoBackend, VideoService
+from station.video.service import VideoService
 from station.video.settings import RetentionSettings, VideoSettings
 
 __all__ = [

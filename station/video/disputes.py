@@ -1,4 +1,6 @@
-"""Disputed orders: while an order is flagged, retention never deletes its clip or photos (DESIGN §8).
+"""Disputed orders: while an order is flagged, retention never deletes its clip or photos.
+
+The rule is in docs/architecture.md, "Devices".
 
 Flagging and unflagging are events on the order's timeline (who, when, why), so the hub and the evidence
 bundle both show the dispute; the flag itself lives in ``video_clips.disputed``, where retention reads it.

@@ -1,9 +1,13 @@
 """The station's packing video: index of recorded segments, order clips with markers, photos, retention.
 
-Threads (DESIGN §3): the recorder reports closed segments on its own thread; :meth:`VideoService.segment_closed`
-only hands the row to the database thread (``db``). Committed events arrive in :meth:`VideoService.notify` on
-the database thread; it sets the overlay (cheap) and hands slow work (clip assembly) to ``schedule``, which
-runs it off the event loop. Every read and write of the video tables runs on the database thread.
+The values it trades with the camera side are in :mod:`station.video.backend`, the clip window of an order in
+:mod:`station.video.window`.
+
+Threads (docs/architecture.md, "Runtime shape"): the recorder reports closed segments on its own thread;
+:meth:`VideoService.segment_closed` only hands the row to the database thread (``db``). Committed events arrive
+in :meth:`VideoService.notify` on the database thread; it sets the overlay (cheap) and hands slow work (clip
+assembly) to ``schedule``, which runs it off the event loop. Every read and write of the video tables runs on the
+database thread.
 """
 
 import functools
@@ -13,13 +17,14 @@ import shutil
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from station.events import SYSTEM, EventType, NewEvent
 from station.store import Store
-from station.video.settings import RetentionSettings, VideoSettings
+from station.video.backend import ClipResult, NoFootage, SegmentRow, VideoBackend, VideoFile
+from station.video.settings import VideoSettings
+from station.video.window import ClipWindow, clip_window
 
 logger = logging.getLogger(__name__)
 
@@ -28,123 +33,6 @@ T = TypeVar("T")
 VIDEO_DIR = "video"
 # How many times a clip waits for the segment that covers its end before it is assembled from what there is.
 _CLIP_ATTEMPTS = 4
-# Events about the footage itself, not about packing: no marker in the clip.
-_NOT_MARKERS = frozenset({EventType.CLIP_READY, EventType.DISPUTE_FLAGGED, EventType.DISPUTE_CLEARED})
-
-
-class NoFootage(Exception):
-    """No recorded footage covers the order's clip window (the camera was off, or retention deleted it)."""
-
-
-@dataclass(frozen=True, slots=True)
-class SegmentRow:
-    """A closed recording segment as indexed: ``path`` relative to the data directory."""
-
-    path: str
-    start_ms: int
-    end_ms: int
-    frames: int
-    bytes: int
-    sha256: str
-
-
-@dataclass(frozen=True, slots=True)
-class ClipResult:
-    """An assembled clip: what it really covers and its markers as ``(offset_s, label)``."""
-
-    path: Path
-    sha256: str
-    bytes: int
-    start_ms: int
-    end_ms: int
-    duration_s: float
-    markers: tuple[tuple[float, str], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class PhotoResult:
-    """A stored packing photo."""
-
-    path: Path
-    sha256: str
-    bytes: int
-    wall_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class VideoFile:
-    """A video file as retention sees it (``kind``: segment, clip or photo; ``path`` relative to the data dir)."""
-
-    path: str
-    kind: str
-    bytes: int
-    created_ms: int
-    disputed: bool
-
-
-class VideoBackend(Protocol):
-    """The camera side, implemented by ``station.adapters.camera`` (all blocking unless said otherwise)."""
-
-    def set_overlay(self, order_id: str | None, packer: str | None, bench: str | None) -> None:
-        """Burn this text into new frames (cheap, any thread)."""
-
-    def take_photo(self, path: Path) -> PhotoResult | None:
-        """Store a JPEG of the newest frame; None when no fresh, moving picture is available."""
-
-    def assemble(
-        self,
-        segments: Sequence[tuple[Path, SegmentRow]],
-        start_ms: int,
-        end_ms: int,
-        out_path: Path,
-        markers: Sequence[tuple[int, str]],
-    ) -> ClipResult:
-        """Join the footage of ``[start_ms, end_ms)`` into ``out_path`` (segments with their absolute paths);
-        raises :class:`NoFootage` when none of it can be read."""
-
-    def plan_deletions(
-        self, files: Sequence[VideoFile], retention: RetentionSettings, now_ms: int, free_bytes: int
-    ) -> list[str]:
-        """The paths (as given) to delete, in order, under the retention rules."""
-
-
-@dataclass(frozen=True, slots=True)
-class ClipWindow:
-    """The footage an order's clip should cover, and its markers as ``(wall_ms, label)``."""
-
-    start_ms: int
-    end_ms: int
-    markers: tuple[tuple[int, str], ...]
-
-
-def _event_ms(event: dict[str, Any]) -> int:
-    return int(event["at"]["ms"])
-
-
-def _marker_label(event: dict[str, Any]) -> str:
-    data = event.get("data") or {}
-    if event["type"] == EventType.STATUS_CHANGED:
-        return f"{event['type']}:{data.get('to')}"
-    detail = data.get("sku") or data.get("code") or data.get("reason")
-    return f"{event['type']}:{detail}" if detail else str(event["type"])
-
-
-def clip_window(events: Sequence[dict[str, Any]], pre_roll_s: float, post_roll_s: float) -> ClipWindow | None:
-    """The clip window of an order from its timeline: [first scan − pre-roll, label scan + post-roll].
-
-    The first scan is the first event made at a bench (actor with a bench); the end is the last label scan
-    (status to ``labeled``), or the order's last bench event when it has none yet (a clip on demand).
-    """
-    at_bench = [e for e in events if (e.get("actor") or {}).get("bench")]
-    if not at_bench:
-        return None
-    first = _event_ms(at_bench[0])
-    labeled = [
-        e for e in events if e["type"] == EventType.STATUS_CHANGED and (e.get("data") or {}).get("to") == "labeled"
-    ]
-    last = _event_ms(labeled[-1]) if labeled else _event_ms(at_bench[-1])
-    markers = tuple((_event_ms(e), _marker_label(e)) for e in events if e["type"] not in _NOT_MARKERS)
-    return ClipWindow(first - round(pre_roll_s * 1000), last + round(post_roll_s * 1000), markers)
 
 
 class VideoService:

@@ -1,0 +1,49 @@
+"""The clip window of an order: the stretch of footage its clip covers, and the markers in it (pure)."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from station.events import EventType
+
+# Events about the footage itself, not about packing: no marker in the clip.
+_NOT_MARKERS = frozenset({EventType.CLIP_READY, EventType.DISPUTE_FLAGGED, EventType.DISPUTE_CLEARED})
+
+
+@dataclass(frozen=True, slots=True)
+class ClipWindow:
+    """The footage an order's clip should cover, and its markers as ``(wall_ms, label)``."""
+
+    start_ms: int
+    end_ms: int
+    markers: tuple[tuple[int, str], ...]
+
+
+def _event_ms(event: dict[str, Any]) -> int:
+    return int(event["at"]["ms"])
+
+
+def _marker_label(event: dict[str, Any]) -> str:
+    data = event.get("data") or {}
+    if event["type"] == EventType.STATUS_CHANGED:
+        return f"{event['type']}:{data.get('to')}"
+    detail = data.get("sku") or data.get("code") or data.get("reason")
+    return f"{event['type']}:{detail}" if detail else str(event["type"])
+
+
+def clip_window(events: Sequence[dict[str, Any]], pre_roll_s: float, post_roll_s: float) -> ClipWindow | None:
+    """The clip window of an order from its timeline: [first scan − pre-roll, label scan + post-roll].
+
+    The first scan is the first event made at a bench (actor with a bench); the end is the last label scan
+    (status to ``labeled``), or the order's last bench event when it has none yet (a clip on demand).
+    """
+    at_bench = [e for e in events if (e.get("actor") or {}).get("bench")]
+    if not at_bench:
+        return None
+    first = _event_ms(at_bench[0])
+    labeled = [
+        e for e in events if e["type"] == EventType.STATUS_CHANGED and (e.get("data") or {}).get("to") == "labeled"
+    ]
+    last = _event_ms(labeled[-1]) if labeled else _event_ms(at_bench[-1])
+    markers = tuple((_event_ms(e), _marker_label(e)) for e in events if e["type"] not in _NOT_MARKERS)
+    return ClipWindow(first - round(pre_roll_s * 1000), last + round(post_roll_s * 1000), markers)
