@@ -1,17 +1,16 @@
 """The recorder's settings: everything about recording that is not in :class:`Recorder`'s own arguments."""
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from drivers.cameras.health import HealthThresholds
+from drivers.options import DeviceOptions
 
 MIN_SEGMENT_S = 2.0
 MAX_SEGMENT_S = 10.0
 
 
-class RecorderSettings(BaseModel):
+class RecorderSettings(DeviceOptions):
     """Everything about recording that is not in :class:`Recorder`'s own arguments; defaults suit a Pi 4."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     keyframe_interval_s: float = Field(1.0, ge=0.2, le=10, description="Keyframe spacing: clip start precision.")
     crf: int = Field(23, ge=0, le=51, description="libx264 quality (lower is better and bigger).")

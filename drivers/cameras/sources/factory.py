@@ -22,21 +22,20 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from drivers.cameras.errors import CameraConfigError
 from drivers.cameras.sources.base import CameraSource
 from drivers.cameras.sources.sim import SimCamera, SimKnobs
 from drivers.cameras.sources.stream import StreamCamera, StreamSettings, redact_url
 from drivers.cameras.sources.usb import CaptureLike, UsbCamera, UsbSettings
+from drivers.options import DeviceOptions
 
-_ModelT = TypeVar("_ModelT", bound=BaseModel)
+_ModelT = TypeVar("_ModelT", bound=DeviceOptions)
 
 
-class SimOptions(BaseModel):
+class SimOptions(DeviceOptions):
     """Options of ``sim://``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     width: int = Field(320, ge=16, le=4096)
     height: int = Field(240, ge=16, le=4096)
@@ -47,10 +46,8 @@ class SimOptions(BaseModel):
     scroll_px: int = Field(4, ge=0)
 
 
-class UsbOptions(BaseModel):
+class UsbOptions(DeviceOptions):
     """Options of ``usb://``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     width: int = Field(1280, ge=16, le=4096)
     height: int = Field(720, ge=16, le=4096)
@@ -61,10 +58,8 @@ class UsbOptions(BaseModel):
     read_fail_limit: int = Field(5, ge=1)
 
 
-class StreamOptions(BaseModel):
+class StreamOptions(DeviceOptions):
     """Options of ``rtsp://``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     transport: Literal["tcp", "udp"] = "tcp"
     open_timeout_s: float = Field(10.0, gt=0)
