@@ -11,12 +11,12 @@ store unknown types like the others.
 """
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NotRequired, Required
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 # pydantic checks TypedDicts only from typing_extensions before Python 3.12.
-from typing_extensions import NotRequired, Required, TypedDict
+from typing_extensions import TypedDict
 
 
 class ActorDict(TypedDict):

@@ -16,7 +16,7 @@ from typing import TextIO
 from station.auth import ApiRole, AuthError, add_user, create_token, list_tokens, revoke_token, set_password
 from station.config import ConfigError, Settings, load_settings, render_example
 from station.doctor import diagnose, write_report
-from station.events import Actor, verify_chain
+from station.events import Actor, Envelope, verify_chain
 from station.orders.intake import intake_order
 from station.orders.model import Role
 from station.orders.operators import add_operator
@@ -220,12 +220,12 @@ def cmd_db_check(settings: Settings, _: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-def _all_events(store: Store, first_seq: int) -> "list[dict[str, object]]":
-    events: list[dict[str, object]] = []
+def _all_events(store: Store, first_seq: int) -> list[Envelope]:
+    events: list[Envelope] = []
     seq = first_seq
     while batch := store.events_from(seq, 5000):
         events.extend(batch)
-        seq = int(str(batch[-1]["seq"])) + 1
+        seq = batch[-1]["seq"] + 1
     return events
 
 

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cloud_sync.events import ClockDict
+
 logger = logging.getLogger(__name__)
 
 WallClockMs = Callable[[], int]
@@ -37,7 +39,7 @@ class Hlc:
     ms: int
     counter: int
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> ClockDict:
         """The wire form used in event envelopes."""
         return {"ms": self.ms, "counter": self.counter}
 

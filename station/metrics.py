@@ -9,7 +9,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from station.events import EventType
+from station.events import Envelope, EventType
 from station.store import Store
 
 # Refusals that stopped a real packing error (not a misread or a login slip): the headline figure.
@@ -79,24 +79,23 @@ class StationMetrics:
                 )
             )
         for row in rows:
-            self._count({"type": row["type"], "data": {"reason": row["reason"], "to": row["target"]}}, row["n"])
+            self._count(row["type"], {"reason": row["reason"], "to": row["target"]}, row["n"])
 
-    def observe(self, events: list[dict[str, Any]]) -> None:
+    def observe(self, events: list[Envelope]) -> None:
         """Store subscriber: count committed events."""
         for env in events:
-            self._count(env, 1)
+            self._count(env["type"], env["data"], 1)
 
-    def _count(self, env: dict[str, Any], n: int) -> None:
-        data = env["data"]
-        if env["type"] == EventType.SCAN_REJECTED:
+    def _count(self, event_type: str, data: dict[str, Any], n: int) -> None:
+        if event_type == EventType.SCAN_REJECTED:
             reason = str(data.get("reason"))
             self.scans.labels("refused", reason).inc(n)
             if reason in STOPPED_ERRORS:
                 self.stopped.inc(n)
                 self._stopped_n += n
-        elif env["type"] == EventType.ITEM_VERIFIED:
+        elif event_type == EventType.ITEM_VERIFIED:
             self.scans.labels("accepted", "").inc(n)
-        elif env["type"] == EventType.STATUS_CHANGED and data.get("to"):
+        elif event_type == EventType.STATUS_CHANGED and data.get("to"):
             self.transitions.labels(str(data["to"])).inc(n)
             if data["to"] == "packed":
                 self.packed.inc(n)

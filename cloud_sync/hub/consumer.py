@@ -263,9 +263,7 @@ class HubConsumer:
         self._publish_state()
         logger.info("hub %s connected; ingesting through $share/%s", self.config.instance, group)
 
-    def _handle_message(
-        self, topic: str, payload: bytes, evt_batch: list[tuple[str, str, list[Envelope]]]
-    ) -> None:
+    def _handle_message(self, topic: str, payload: bytes, evt_batch: list[tuple[str, str, list[Envelope]]]) -> None:
         self.stats.messages += 1
         parsed = parse_station_topic(topic)
         try:

@@ -24,7 +24,7 @@ from station.alerts import ledger
 from station.alerts.ledger import AlertKey, active_alerts
 from station.clock import MAX_EVENT_CLOCK_LEAD_MS
 from station.devices.ports import Indicator
-from station.events import SYSTEM, EventType
+from station.events import SYSTEM, Envelope, EventType
 from station.orders.model import Feedback
 from station.priority.prioritizer import OPEN_STATUSES, breaker_until_ms, trip_breaker
 from station.priority.rules import PrioritySettings
@@ -51,7 +51,7 @@ class AlertMonitor:
         self._shown: set[str] = set()
         store.subscribe(self._show_alerts_raised_elsewhere)
 
-    def _show_alerts_raised_elsewhere(self, events: list[dict[str, Any]]) -> None:
+    def _show_alerts_raised_elsewhere(self, events: list[Envelope]) -> None:
         """Alerts that other parts raise in their own transactions (the print queue's `label_unknown` and
         `label_failed`) show the attention pattern too. Device-down alerts all come through `device_state`."""
         if self.indicator is None or not self.settings.attention_light:

@@ -12,6 +12,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from station.events import Envelope
+
 T = TypeVar("T")
 
 MAX_WAIT_S = 60  # the longest `?wait=` a long-poll may ask for
@@ -100,7 +102,7 @@ class QueueWatch(ChangeSignal):
         self._clock_ms = clock_ms
         self._cache: dict[str, tuple[int, int, dict[str, Any] | None]] = {}
 
-    def notify(self, events: list[dict[str, Any]]) -> None:
+    def notify(self, events: list[Envelope]) -> None:
         """Store subscriber (any thread): a commit that touched orders, priorities or claims bumps the queue."""
         if any(str(e["type"]).startswith(_RELEVANT_PREFIXES) for e in events):
             self.bump()

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from station.events import EventType
+from station.events import Envelope, EventType
 from station.orders.model import Order, Status
 from station.printing.autoprint import AutoPrint
 from station.printing.availability import DeviceState, PrinterAvailability
@@ -190,7 +190,7 @@ class PrintWorker:
         self._wake.set()
 
     # -- the store's notifications (called on the committing thread: never block) ------------------------------
-    def _handle_committed(self, events: list[dict[str, Any]]) -> None:
+    def _handle_committed(self, events: list[Envelope]) -> None:
         for env in events:
             kind = env["type"]
             if kind == EventType.STATUS_CHANGED and env["data"].get("to") == Status.PACKED.value:

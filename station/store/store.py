@@ -24,7 +24,7 @@ import sqlite_utils
 
 from cloud_sync.chain import genesis_hash
 from station.clock import Hlc, HybridLogicalClock, SyncState, WallClockMs, read_boot_id, system_wall_ms
-from station.events import SYSTEM, Actor, EventType, NewEvent
+from station.events import SYSTEM, Actor, Envelope, EventType, NewEvent
 from station.ids import uuid7, uuid7_text
 from station.store.database import RecoveryReport, connect, open_checked
 from station.store.migrations import migrate
@@ -46,10 +46,10 @@ _ALERT_TYPES = frozenset({EventType.ALERT_RAISED, EventType.ALERT_CLEARED})
 # The outbox watermark in `meta`: every event with seq at or below it is committed at the hub.
 _ACKED_THROUGH = "outbox.acked_through"
 
-Subscriber = Callable[[list[dict[str, Any]]], None]
+Subscriber = Callable[[list[Envelope]], None]
 
 
-def envelope_from_row(row: dict[str, Any]) -> dict[str, Any]:
+def envelope_from_row(row: dict[str, Any]) -> Envelope:
     """Rebuild the wire envelope of an event from its database row."""
     return {
         "seq": row["seq"],
@@ -74,11 +74,11 @@ class Tx:
     def __init__(self, store: "Store") -> None:
         self._store = store
         self.repo = Repository(store.db, cache=store.cache)
-        self.events: list[dict[str, Any]] = []
+        self.events: list[Envelope] = []
         self._last_seq, self._last_hash = store.head()
         self.now_ms: int = store.clock.last.ms
 
-    def append(self, event: NewEvent) -> dict[str, Any]:
+    def append(self, event: NewEvent) -> Envelope:
         """Append an event; return its envelope (with `seq`)."""
         store = self._store
         hlc, wall = store.clock.tick()
@@ -124,7 +124,7 @@ class Tx:
                 digest,
             ],
         )
-        envelope: dict[str, Any] = {
+        envelope: Envelope = {
             "seq": seq,
             "event_id": event_id,
             "stream_epoch": store.stream_epoch,
@@ -146,7 +146,7 @@ class Tx:
         self.events.append(envelope)
         return envelope
 
-    def _track_alert(self, envelope: dict[str, Any]) -> None:
+    def _track_alert(self, envelope: Envelope) -> None:
         # Whoever raises or clears an alert (through `station.alerts.ledger`, or the recovery alert of `open`),
         # the table of active alerts changes in the same transaction as the event that says so.
         data = envelope["data"]
@@ -358,19 +358,19 @@ class Store:
             yield Repository(self.db)
 
     # -- the outbox (narrow interface for the sync agent) ---------------------------------------------------
-    def events_from(self, first_seq: int, limit: int = 1000) -> list[dict[str, Any]]:
+    def events_from(self, first_seq: int, limit: int = 1000) -> list[Envelope]:
         """Event envelopes with seq >= first_seq, in seq order."""
         with self._lock:
             rows = self.db.query("SELECT * FROM events WHERE seq >= ? ORDER BY seq LIMIT ?", [first_seq, limit])
             return [envelope_from_row(r) for r in rows]
 
-    def events_for_order(self, order_id: str) -> list[dict[str, Any]]:
+    def events_for_order(self, order_id: str) -> list[Envelope]:
         """An order's timeline, in seq order."""
         with self._lock:
             rows = self.db.query("SELECT * FROM events WHERE order_id = ? ORDER BY seq", [order_id])
             return [envelope_from_row(r) for r in rows]
 
-    def unacked(self, limit: int = 1000) -> list[dict[str, Any]]:
+    def unacked(self, limit: int = 1000) -> list[Envelope]:
         """The oldest events the hub has not acknowledged yet."""
         with self._lock:
             rows = self.db.query(

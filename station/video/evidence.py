@@ -17,6 +17,8 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from station.events import Envelope
+
 KEY_FILE = "keys/evidence_ed25519.pem"
 
 
@@ -51,7 +53,7 @@ def build_evidence(
     order_id: str,
     station: str,
     files: dict[str, Path],
-    timeline: list[dict[str, Any]],
+    timeline: list[Envelope],
     chain_head: dict[str, Any],
     created_ms: int,
 ) -> bytes:

@@ -20,7 +20,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
-from station.events import SYSTEM, EventType, NewEvent
+from station.events import SYSTEM, Envelope, EventType, NewEvent
 from station.store import Store
 from station.video.backend import ClipResult, NoFootage, SegmentRow, VideoBackend, VideoFile
 from station.video.settings import VideoSettings
@@ -99,7 +99,7 @@ class VideoService:
             return int(self.store.conn.execute("SELECT coalesce(max(end_ms), 0) FROM video_segments").fetchone()[0])
 
     # -- overlay and clip triggers (committed events, database thread) ---------------------------------------------
-    def notify(self, events: Iterable[dict[str, Any]]) -> None:
+    def notify(self, events: Iterable[Envelope]) -> None:
         """Store subscriber: follow orders opened and closed at the bench. Must not block."""
         for event in events:
             if event["type"] != EventType.STATUS_CHANGED or not event.get("order_id"):
@@ -236,7 +236,7 @@ class VideoService:
     def evidence(self, order_id: str, station: str) -> bytes | None:
         """The order's evidence zip (blocking: from an executor); None for an unknown order."""
 
-        def gather() -> tuple[list[dict[str, Any]], dict[str, Any] | None, list[dict[str, Any]], dict[str, Any]]:
+        def gather() -> tuple[list[Envelope], dict[str, Any] | None, list[dict[str, Any]], dict[str, Any]]:
             seq, head = self.store.head()
             chain = {"seq": seq, "hash": head, "stream_epoch": self.store.stream_epoch}
             return self.store.events_for_order(order_id), self.clip_row(order_id), self.photos(order_id), chain

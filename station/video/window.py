@@ -2,9 +2,8 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from station.events import EventType
+from station.events import Envelope, EventType
 
 # Events about the footage itself, not about packing: no marker in the clip.
 _NOT_MARKERS = frozenset({EventType.CLIP_READY, EventType.DISPUTE_FLAGGED, EventType.DISPUTE_CLEARED})
@@ -19,11 +18,11 @@ class ClipWindow:
     markers: tuple[tuple[int, str], ...]
 
 
-def _event_ms(event: dict[str, Any]) -> int:
+def _event_ms(event: Envelope) -> int:
     return int(event["at"]["ms"])
 
 
-def _marker_label(event: dict[str, Any]) -> str:
+def _marker_label(event: Envelope) -> str:
     data = event.get("data") or {}
     if event["type"] == EventType.STATUS_CHANGED:
         return f"{event['type']}:{data.get('to')}"
@@ -31,7 +30,7 @@ def _marker_label(event: dict[str, Any]) -> str:
     return f"{event['type']}:{detail}" if detail else str(event["type"])
 
 
-def clip_window(events: Sequence[dict[str, Any]], pre_roll_s: float, post_roll_s: float) -> ClipWindow | None:
+def clip_window(events: Sequence[Envelope], pre_roll_s: float, post_roll_s: float) -> ClipWindow | None:
     """The clip window of an order from its timeline: [first scan − pre-roll, label scan + post-roll].
 
     The first scan is the first event made at a bench (actor with a bench); the end is the last label scan

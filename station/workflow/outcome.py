@@ -119,7 +119,7 @@ def message(key: str) -> dict[str, str]:
 
 @dataclass(frozen=True, slots=True)
 class ScanOutcome:
-    """The answer to one scan (DESIGN §7.1)."""
+    """The answer to one scan (docs/orders.md, "The scan answer")."""
 
     outcome: str  # "accepted" | "refused" | "ignored"
     kind: str
@@ -142,7 +142,7 @@ class ScanOutcome:
         return message(self.message_key or self.reason or self.outcome)
 
     def as_dict(self) -> dict[str, Any]:
-        """The wire form of DESIGN §7.1, plus the people-facing message."""
+        """The wire form (docs/orders.md, "The scan answer"), plus the people-facing message."""
         return {
             "outcome": self.outcome,
             "kind": self.kind,
