@@ -58,6 +58,14 @@ class Feedback(StrEnum):
     NONE = "none"  # nothing to show: a bounced repeat of the previous read
 
 
+class OrderNumber(StrEnum):
+    """The numbers a scan can name an order by (docs/orders.md, "Scans")."""
+
+    ORDER_ID = "order_id"  # the station's and the hub's id, as on the pick ticket
+    CHANNEL = "channel_order_no"  # the shop's own number, as on the packing slip
+    WAYBILL = "waybill_no"  # the carrier's number, as on the label
+
+
 @dataclass(slots=True)
 class OrderLine:
     """One line of an order: what must go into the box, and how much of it was verified."""
@@ -110,6 +118,12 @@ class Order:
     deadline_ms: int = NO_DEADLINE_MS
     status_since_ms: int = 0
     received_at_ms: int = 0
+
+    @property
+    def channel_order_no(self) -> str | None:
+        """The order's number at the channel it was sold on (printed on the packing slip), if the hub gave one."""
+        value = self.document.get("channel_order_no")
+        return value if isinstance(value, str) and value else None
 
     def line(self, line_no: int) -> OrderLine | None:
         """The line with this number, if any."""

@@ -312,6 +312,17 @@ MIGRATIONS: tuple[str, ...] = (
           AND coalesce(json_extract(e.data, '$.subject'), '') = p.subject);
     DROP TABLE print_alerts;
     """,
+    # 11: every number an order is known by finds it through an index: the channel's own order number (as
+    # printed on the packing slip) beside the order id and the waybill; the SKUs of its lines and the unit
+    # codes (serials) verified into it, for the supervisor's search
+    """
+    ALTER TABLE orders ADD COLUMN channel_order_no TEXT;
+    UPDATE orders SET channel_order_no = json_extract(document, '$.channel_order_no')
+        WHERE json_type(document, '$.channel_order_no') = 'text';
+    CREATE INDEX orders_by_channel_order_no ON orders(channel_order_no);
+    CREATE INDEX order_lines_by_sku ON order_lines(sku);
+    CREATE INDEX verified_units_by_unit ON verified_units(unit_key);
+    """,
 )
 
 

@@ -13,12 +13,15 @@ from typing import Any
 import sqlite_utils
 
 from station.events import EventType
-from station.orders.model import Bench, CarrierBatch, Operator, Order, OrderLine, Role, Status
+from station.orders.model import Bench, CarrierBatch, Operator, Order, OrderLine, OrderNumber, Role, Status
 from station.priority.rules import LEVEL_RANK
 
 # Orders kept parsed in the store's cache. A bench works on one order at a time; the bound keeps a station
 # that runs for weeks from holding every order it ever packed.
 ORDER_CACHE_SIZE = 256
+
+# The columns a scanned code is looked up in (each has an index), in the order they are tried.
+_ORDER_NUMBERS = tuple((number, number.value) for number in OrderNumber)
 
 
 def _lines_from_rows(rows: Iterator[dict[str, Any]]) -> list[OrderLine]:
@@ -201,6 +204,15 @@ class Repository:
             received_at_ms=row["received_at_ms"],
         )
 
+    def order_by_number(self, code: str) -> tuple[str, OrderNumber] | None:
+        """The order a scanned code names, and by which of its numbers: its id, its channel order number, or its
+        waybill, tried in that order (each an index lookup). None when no order is known by this code."""
+        for number, column in _ORDER_NUMBERS:
+            row = self._row(f"SELECT order_id FROM orders WHERE {column} = ? LIMIT 1", [code])
+            if row is not None:
+                return str(row["order_id"]), number
+        return None
+
     def order_id_by_waybill(self, waybill_no: str) -> str | None:
         """The order a waybill number belongs to."""
         row = self._row("SELECT order_id FROM orders WHERE waybill_no = ? LIMIT 1", [waybill_no])
@@ -285,6 +297,7 @@ class Repository:
             "packed_by": order.packed_by,
             "carrier": order.carrier,
             "waybill_no": order.waybill_no,
+            "channel_order_no": order.channel_order_no,
             "weight_g": order.weight_g,
             "weight_tolerance_g": order.weight_tolerance_g,
             "measured_weight_g": order.measured_weight_g,

@@ -10,7 +10,7 @@ from cloud_sync.chain import event_hash
 from station.alerts.ledger import active_alerts, clear_alert, raise_alert
 from station.events import SYSTEM, EventType, NewEvent, verify_chain
 from station.orders.intake import intake_order
-from station.orders.model import Bench
+from station.orders.model import Bench, Order, OrderNumber, Status
 from station.store import Store, StoreError, database
 from station.store.migrations import MIGRATIONS
 from station.store.repository import ORDER_CACHE_SIZE
@@ -20,6 +20,11 @@ from station.store.repository import ORDER_CACHE_SIZE
 _PRINT_ALERTS_TABLE = (
     "CREATE TABLE print_alerts (alert TEXT NOT NULL, subject TEXT NOT NULL, order_id TEXT, "
     "raised_seq INTEGER NOT NULL, PRIMARY KEY (alert, subject));"
+)
+# Undoes migration 11 (the order-number indexes), so that a test can put a file back to an older schema.
+_WITHOUT_ORDER_NUMBERS = (
+    "DROP INDEX orders_by_channel_order_no; DROP INDEX order_lines_by_sku; DROP INDEX verified_units_by_unit;"
+    "ALTER TABLE orders DROP COLUMN channel_order_no;"
 )
 
 
@@ -201,7 +206,7 @@ def test_schema_7_outbox_flags_become_the_watermark(tmp_path: Path) -> None:
     conn.executescript(
         "DELETE FROM meta WHERE key = 'outbox.acked_through';"
         "DROP TABLE alerts_active;"
-        f"{_PRINT_ALERTS_TABLE}"
+        f"{_PRINT_ALERTS_TABLE}{_WITHOUT_ORDER_NUMBERS}"
         "ALTER TABLE events ADD COLUMN acked INTEGER NOT NULL DEFAULT 0;"
         "CREATE INDEX events_unacked ON events(seq) WHERE acked = 0;"
         "CREATE INDEX events_by_time ON events(at_ms);"
@@ -374,7 +379,7 @@ def test_active_alerts_follow_their_events_and_survive_the_schema_9_replay(tmp_p
     assert [(a["alert"], a["subject"], a["seq"]) for a in active_alerts(store)] == expected
     store.close()
     conn = sqlite3.connect(path, isolation_level=None)
-    conn.executescript(f"DROP TABLE alerts_active; {_PRINT_ALERTS_TABLE} PRAGMA user_version = 8;")
+    conn.executescript(f"DROP TABLE alerts_active; {_PRINT_ALERTS_TABLE}{_WITHOUT_ORDER_NUMBERS} PRAGMA user_version = 8;")
     conn.close()
     upgraded = Store.open(path)
     assert [(a["alert"], a["subject"], a["seq"]) for a in active_alerts(upgraded)] == expected
@@ -400,6 +405,7 @@ def test_schema_10_keeps_the_print_queues_active_alerts_in_the_one_table(tmp_pat
         "INSERT INTO print_alerts VALUES ('label_unknown', 'job-1', 'SO-1', 1), ('label_failed', 'job-2', 'SO-2', 2),"
         " ('device_down', 'printer', NULL, 3);"
         "DELETE FROM alerts_active WHERE subject = 'job-2';"
+        f"{_WITHOUT_ORDER_NUMBERS}"
         "PRAGMA user_version = 9;"
     )
     conn.close()
@@ -416,4 +422,29 @@ def test_schema_10_keeps_the_print_queues_active_alerts_in_the_one_table(tmp_pat
         (EventType.ALERT_CLEARED, "SO-2", {"alert": "label_failed", "subject": "job-2", "settled_by": "job-3"})
     ]
     assert verify_chain(upgraded.events_from(1), upgraded.stream_epoch).ok
+    upgraded.close()
+
+
+def test_schema_10_orders_get_their_channel_order_number(tmp_path: Path) -> None:
+    """Upgrading fills the channel order number of orders already stored from their documents."""
+    path = tmp_path / "station.db"
+    store = Store.open(path)
+    for order_id, doc in (("SO-1", {"channel_order_no": "TB-1"}), ("SO-2", {}), ("SO-3", {"channel_order_no": 7})):
+        with store.transaction() as tx:
+            tx.repo.insert_order(
+                Order(order_id=order_id, hub_version=1, version=1, status=Status.PENDING, lines=[], document=doc), 0
+            )
+    store.close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.executescript(f"{_WITHOUT_ORDER_NUMBERS} PRAGMA user_version = 10;")
+    conn.close()
+    upgraded = Store.open(path)
+    with upgraded.reading() as repo:
+        assert repo.order_by_number("TB-1") == ("SO-1", OrderNumber.CHANNEL)
+        assert repo.order_by_number("SO-2") == ("SO-2", OrderNumber.ORDER_ID)
+        assert repo.order_by_number("7") is None  # not a text number: nothing a scan could name
+    plan = upgraded.conn.execute(
+        "EXPLAIN QUERY PLAN SELECT order_id FROM orders WHERE channel_order_no = ?", ["TB-1"]
+    ).fetchall()
+    assert "orders_by_channel_order_no" in str(plan)
     upgraded.close()
