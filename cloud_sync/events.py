@@ -184,6 +184,7 @@ class ScanRejected(TypedDict, total=False):
     line_no: int
     measured_weight_g: int | None
     open_order: str
+    order_ref: str  # the order number scanned (`unknown_order`), when no order has it
     photo_ref: str | None
     qty: int
     sku: str

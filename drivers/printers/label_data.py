@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 from drivers.printers.errors import PrinterConfigError
 
-#: Characters allowed in values printed as barcodes and Latin text (waybill, order id).
-_BARCODE_SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/+-]*")
+#: Values printed as Code 128 barcodes and Latin text (waybill, order id): printable ASCII without spaces,
+#: except ZPL's command characters ``^`` ``~`` and the ``\`` escape.
+_BARCODE_SAFE = re.compile(r"[\x21-\x5b\x5d\x5f-\x7d]+")
 PRIORITIES = ("S", "A", "B", "C")
 _SSCC_DATA_DIGITS = 17
 
@@ -17,11 +18,11 @@ _SSCC_DATA_DIGITS = 17
 class LabelData:
     """One shipping label's content.
 
-    ``waybill_no`` and ``order_id`` become Code 128 barcodes (letters, digits and ``. _ / + -``; no
-    spaces). ``carrier`` is the carrier's display name (``顺丰速运`` or ``SF Express``). The address parts
-    are printed in order (province, city, district, street). ``priority`` is the order level S/A/B/C (None:
-    no mark). ``sscc`` is the 18-digit SSCC, or its 17 digits without the check digit, for the SSCC
-    template.
+    ``waybill_no`` and ``order_id`` become Code 128 barcodes: printable ASCII without spaces and without
+    ZPL's ``^``, ``~`` and backslash, so shops' ids such as ``#1001`` print. ``carrier`` is the carrier's
+    display name (``顺丰速运`` or ``SF Express``). The address parts are printed in order (province, city,
+    district, street). ``priority`` is the order level S/A/B/C (None: no mark). ``sscc`` is the 18-digit
+    SSCC, or its 17 digits without the check digit, for the SSCC template.
     """
 
     order_id: str
@@ -43,7 +44,7 @@ class LabelData:
         for name in ("order_id", "waybill_no"):
             value = getattr(self, name)
             if not _BARCODE_SAFE.fullmatch(value or ""):
-                raise PrinterConfigError(f"{name} {value!r}: use letters, digits and . _ / + - only")
+                raise PrinterConfigError(f"{name} {value!r}: use printable ASCII without spaces or ^ ~ \\")
         if self.priority is not None and self.priority not in PRIORITIES:
             raise PrinterConfigError(f"priority {self.priority!r}: use one of S, A, B, C or None")
         if self.sscc is not None:

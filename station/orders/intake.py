@@ -23,7 +23,10 @@ from station.priority.prioritizer import assign
 from station.priority.rules import PrioritySettings
 from station.store import Store, Tx
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
+# Order ids as shops write them (`#1001`, `ERP-2026-000123`, a 19-digit Taobao number): printable ASCII
+# without spaces, so that a Code 128 barcode carries them, except ZPL's command characters ^ ~ and \.
+_ID = re.compile(r"^[\x21-\x5b\x5d\x5f-\x7d]{1,64}$")
+ID_RULE = "must be 1-64 printable ASCII characters without spaces (not ^ ~ or \\), e.g. #1001 or ERP-2026-000123"
 
 
 class AddressIn(BaseModel):
@@ -92,8 +95,8 @@ class OrderIn(BaseModel):
     @field_validator("order_id")
     @classmethod
     def _order_id_shape(cls, value: str) -> str:
-        if not _ID.match(value):
-            raise ValueError("must be 1-64 characters: letters, digits and . _ : / - (starting with a letter or digit)")
+        if not _ID.fullmatch(value):
+            raise ValueError(ID_RULE)
         return value
 
     @field_validator("ship_by", "placed_at", "promo_ends_at")
@@ -175,7 +178,7 @@ def intake_order(
     """
     rules = priority or PrioritySettings()
     order_id = raw.get("order_id") if isinstance(raw, Mapping) else None
-    order_ref = order_id if isinstance(order_id, str) and _ID.match(order_id) else None
+    order_ref = order_id if isinstance(order_id, str) and _ID.fullmatch(order_id) else None
     try:
         doc = OrderIn.model_validate(raw)
     except ValidationError as err:

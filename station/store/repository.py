@@ -20,8 +20,12 @@ from station.priority.rules import LEVEL_RANK
 # that runs for weeks from holding every order it ever packed.
 ORDER_CACHE_SIZE = 256
 
-# The columns a scanned code is looked up in (each has an index), in the order they are tried.
-_ORDER_NUMBERS = tuple((number, number.value) for number in OrderNumber)
+# The lookup of a scanned code in each column that holds an order's numbers (each has an index), in the order
+# they are tried.
+_ORDER_NUMBERS = tuple(
+    (number, f"SELECT order_id FROM orders WHERE {number.value} = ? LIMIT 1")  # noqa: S608 (the enum's names)
+    for number in OrderNumber
+)
 
 
 def _lines_from_rows(rows: Iterator[dict[str, Any]]) -> list[OrderLine]:
@@ -207,8 +211,8 @@ class Repository:
     def order_by_number(self, code: str) -> tuple[str, OrderNumber] | None:
         """The order a scanned code names, and by which of its numbers: its id, its channel order number, or its
         waybill, tried in that order (each an index lookup). None when no order is known by this code."""
-        for number, column in _ORDER_NUMBERS:
-            row = self._row(f"SELECT order_id FROM orders WHERE {column} = ? LIMIT 1", [code])
+        for number, sql in _ORDER_NUMBERS:
+            row = self._row(sql, [code])
             if row is not None:
                 return str(row["order_id"]), number
         return None

@@ -11,6 +11,7 @@ database thread.
 """
 
 import functools
+import hashlib
 import json
 import logging
 import shutil
@@ -311,5 +312,10 @@ class VideoService:
 
 
 def _safe(order_id: str) -> str:
-    """An order id as one path component (ids come from the hub; never let one climb out of the directory)."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in order_id).lstrip(".") or "_"
+    """An order id as one path component (ids come from the hub and shops: never let one climb out of the
+    directory). An id that had to be changed (`#1001`) gets a digest of itself, so that two ids that differ
+    only where they were changed (`#1001`, `_1001`) never share a file."""
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in order_id).lstrip(".")
+    if safe == order_id:
+        return safe
+    return f"{safe or '_'}~{hashlib.sha256(order_id.encode()).hexdigest()[:12]}"

@@ -26,7 +26,8 @@ def scan_waybill(turn: Turn) -> ScanOutcome:
         return dock.hand_over(turn, owner_id)
     current = turn.bench_order()
     if current is None:
-        return turn.refuse("no_open_order", owner_id)
+        # Every known waybill opens its order on a free bench (`resolve`): this one is of no order here.
+        return turn.refuse("unknown_waybill", owner_id)
     if owner_id is not None and owner_id != current.order_id:
         return turn.refuse("waybill_mismatch", current.order_id, waybill_order=owner_id)
     devices = turn.devices()

@@ -70,7 +70,10 @@ def verify_item(turn: Turn) -> ScanOutcome:
     assert item is not None
     order = turn.bench_order()
     if order is None:
-        return turn.refuse("no_open_order")
+        # A product (a GTIN or GS1 code) asks for its order first; a code only an internal-SKU pattern would
+        # take is more likely a number the station does not know: say so instead of asking for an order.
+        is_product = item.gtin14 is not None or item.is_gs1
+        return turn.refuse("no_open_order" if is_product else "unknown_code")
     if order.status is not Status.PACKING:
         reason = {Status.CANCELLED: "order_cancelled", Status.ON_HOLD: "order_on_hold"}.get(
             order.status, "order_not_packing"

@@ -379,7 +379,9 @@ def test_active_alerts_follow_their_events_and_survive_the_schema_9_replay(tmp_p
     assert [(a["alert"], a["subject"], a["seq"]) for a in active_alerts(store)] == expected
     store.close()
     conn = sqlite3.connect(path, isolation_level=None)
-    conn.executescript(f"DROP TABLE alerts_active; {_PRINT_ALERTS_TABLE}{_WITHOUT_ORDER_NUMBERS} PRAGMA user_version = 8;")
+    conn.executescript(
+        f"DROP TABLE alerts_active; {_PRINT_ALERTS_TABLE}{_WITHOUT_ORDER_NUMBERS} PRAGMA user_version = 8;"
+    )
     conn.close()
     upgraded = Store.open(path)
     assert [(a["alert"], a["subject"], a["seq"]) for a in active_alerts(upgraded)] == expected
