@@ -8,6 +8,7 @@ in flight finish, then the scanners are closed and the database thread finishes 
 import asyncio
 import logging
 import signal
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from station.adapters.sync_runner import SyncRunner
 from station.alerts.monitor import AlertMonitor
 from station.api.context import ApiContext
 from station.api.queue_watch import ChangeSignal, QueueWatch
-from station.api.server import create_api
+from station.api.server import create_api, listen
 from station.config import Settings
 from station.devices.indicators import FanOutIndicator, LogIndicator
 from station.events import Actor
@@ -367,9 +368,22 @@ class Station:
             logger.info("priority rules changed by the hub: %s orders re-evaluated", changed)
 
 
-def serve(settings: Settings, station: Station | None = None) -> None:
-    """Run the station until SIGTERM/SIGINT."""
-    station = station or Station.build(settings)
+def serve(settings: Settings, station: Station | None = None, listeners: list[socket.socket] | None = None) -> None:
+    """Run the station until SIGTERM/SIGINT, on `listeners` (from `listen`) or on the configured address.
+
+    The address is claimed before the station is built, so a port that is taken raises `ListenError` before the
+    database or any device is opened.
+    """
+    listeners = listen(settings.api.host, settings.api.port) if listeners is None else listeners
+    try:
+        _serve_on(settings, station or Station.build(settings), listeners)
+    finally:
+        for sock in listeners:  # uvicorn closes them when it shuts down; this covers a failure before it starts
+            sock.close()
+
+
+def _serve_on(settings: Settings, station: Station, listeners: list[socket.socket]) -> None:
+    """Hand the station's API and the listening sockets to uvicorn; return after a graceful shutdown."""
     config = uvicorn.Config(
         station.api,
         host=settings.api.host,
@@ -382,7 +396,7 @@ def serve(settings: Settings, station: Station | None = None) -> None:
     logger.info("serving the API on http://%s:%s (docs at /docs)", settings.api.host, settings.api.port)
     # uvicorn re-raises SIGTERM/SIGINT once it has shut down gracefully; exit 0 then, as systemd expects.
     signal.signal(signal.SIGTERM, _exit_cleanly)
-    uvicorn.Server(config).run()
+    uvicorn.Server(config).run(sockets=listeners)
 
 
 def _exit_cleanly(_signum: int, _frame: object) -> None:

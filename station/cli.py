@@ -1,14 +1,19 @@
 """The `station` command: run the service, the demo bench, and the operator's chores.
 
 Every verb takes `-c/--config FILE` (or `$STATION_CONFIG`); without it the embedded defaults apply
-(data in ./station-data or $STATION_DATA). Exit codes: 0 ok, 1 the work found problems, 2 bad usage/config.
+(data in ./station-data or $STATION_DATA). `run` and `demo` also take `--host`, `--port` and `--data`, which win
+over the environment and the file. Exit codes: 0 ok, 1 the work found problems, 2 bad usage/config/flag value,
+3 (`run`, `demo`) the HTTP address cannot be listened on, e.g. the port is in use.
 """
 
 import argparse
 import getpass
+import ipaddress
 import json
 import logging
+import socket
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
@@ -25,6 +30,13 @@ from station.store.database import CorruptDatabaseError, quick_check
 from station.video import set_disputed
 
 CLI_ACTOR = Actor(role="system", id="cli", device="cli")
+EXIT_BAD_USAGE = 2
+EXIT_CANNOT_LISTEN = 3  # distinct, so that a script or systemd can tell "port taken" from "station failed"
+PRECEDENCE = "command-line flag > environment variable > config file (-c) > built-in default"
+
+
+class FlagError(Exception):
+    """A command-line value is unusable; the message is the one line to show."""
 
 
 def _open_store(settings: Settings) -> Store:
@@ -32,21 +44,116 @@ def _open_store(settings: Settings) -> Store:
 
 
 def cmd_run(settings: Settings, _: argparse.Namespace) -> int:
-    """Run the service."""
-    from station.app import serve  # noqa: PLC0415 - lazy: only verbs that serve load the web stack
+    """Run the service; a taken address is the only thing said (EXIT_CANNOT_LISTEN)."""
+    from station.api.server import ListenError  # noqa: PLC0415 - lazy: only verbs that serve load the web stack
+    from station.app import serve  # noqa: PLC0415
 
-    serve(settings)
+    try:
+        serve(settings)
+    except ListenError as err:
+        return _cannot_listen(err)
     return 0
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    """Run the demo bench."""
-    from station.demo.runner import run_demo  # noqa: PLC0415 - lazy, as above
+    """Run the demo bench; a taken address is the only thing said (EXIT_CANNOT_LISTEN)."""
+    from station.api.server import ListenError  # noqa: PLC0415 - lazy, as above
+    from station.demo.runner import run_demo  # noqa: PLC0415
 
     if not args.verbose:
         # The narration is the show: station's INFO lines (migrations, bounces...) would interleave with it.
         logging.getLogger("station").setLevel(logging.WARNING)
-    return run_demo(settings, serve=not args.no_serve, pace_s=args.pace)
+    try:
+        return run_demo(settings, serve=not args.no_serve, pace_s=args.pace)
+    except ListenError as err:
+        return _cannot_listen(err)
+
+
+def _cannot_listen(err: Exception) -> int:
+    print(f"station: {err}", file=sys.stderr)
+    return EXIT_CANNOT_LISTEN
+
+
+def _port_flag(raw: str) -> int:
+    try:
+        port = int(raw)
+    except ValueError:
+        raise FlagError(f"--port {raw!r}: not a number (use 1-65535)") from None
+    if not 1 <= port <= 65535:  # 0 would be "any free port": nobody could find the station there
+        raise FlagError(f"--port {raw}: out of range (use 1-65535)")
+    return port
+
+
+def _host_flag(raw: str) -> str:
+    if not raw.strip():
+        raise FlagError("--host '': empty (127.0.0.1: this machine only; 0.0.0.0: every IPv4 address)")
+    try:
+        ipaddress.ip_address(raw)
+    except ValueError:
+        pass
+    else:
+        return raw
+    try:
+        # A name is fine if this machine resolves it (localhost, its own name in /etc/hosts).
+        socket.getaddrinfo(raw, None, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (OSError, UnicodeError) as err:
+        why = getattr(err, "strerror", None) or str(err)
+        raise FlagError(f"--host {raw!r}: not an IP address nor a name this machine resolves ({why})") from None
+    return raw
+
+
+def _data_flag(raw: str) -> Path:
+    if not raw.strip():
+        raise FlagError("--data '': empty")
+    path = Path(raw)
+    if path.exists() and not path.is_dir():
+        raise FlagError(f"--data {raw}: not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise FlagError(f"--data {raw}: cannot create it: {err.strerror or err}") from None
+    try:
+        # Writing a file is the only honest test: permissions, a read-only mount, ACLs, a full disk.
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as err:
+        raise FlagError(f"--data {raw}: cannot write in it: {err.strerror or err}") from None
+    return path
+
+
+def flag_overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
+    """The settings given as flags (`--host`, `--port`, `--data`), checked, as `load_settings` overrides.
+
+    Raises FlagError, before anything starts, for a port outside 1-65535, a host that is no address, or a data
+    directory that cannot be created or written.
+    """
+    overrides: dict[str, dict[str, object]] = {}
+    if getattr(args, "host", None) is not None:
+        overrides.setdefault("api", {})["host"] = _host_flag(args.host)
+    if getattr(args, "port", None) is not None:
+        overrides.setdefault("api", {})["port"] = _port_flag(args.port)
+    if getattr(args, "data", None) is not None:
+        overrides.setdefault("station", {})["data_dir"] = _data_flag(args.data)
+    return overrides
+
+
+def _add_listen_flags(parser: argparse.ArgumentParser, data_help: str) -> None:
+    """`--host`, `--port`, `--data` (strings here: `flag_overrides` checks them, with a one-line message)."""
+    parser.add_argument(
+        "--host",
+        metavar="HOST",
+        help="listen address, e.g. 0.0.0.0 to serve PDAs and bench screens on the LAN "
+        "(over $STATION_API__HOST and [api] host; default 127.0.0.1)",
+    )
+    parser.add_argument(
+        "--port", metavar="PORT", help="listen port, 1-65535 (over $STATION_API__PORT and [api] port; default 8080)"
+    )
+    parser.add_argument("--data", metavar="DIR", help=data_help)
+    parser.epilog = (
+        f"Each setting comes from the first of: {PRECEDENCE}. Exit status {EXIT_BAD_USAGE}: a bad flag or "
+        f"configuration; {EXIT_CANNOT_LISTEN}: the address cannot be listened on (port in use: another station "
+        "running?); a bad flag or a taken address is said in one line, before anything else is printed or opened."
+    )
 
 
 def cmd_token_create(settings: Settings, args: argparse.Namespace) -> int:
@@ -280,9 +387,17 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    verb("run", cmd_run, "run the station service (API, devices, sync)")
+    run = verb("run", cmd_run, "run the station service (API, devices, sync)")
+    _add_listen_flags(
+        run, "data directory: database, clips (over $STATION_DATA and [station] data_dir; default ./station-data)"
+    )
     verb("doctor", cmd_doctor, "what the station sees: database, outbox, clock, disk, devices, broker")
     demo = verb("demo", cmd_demo, "a simulated bench with a scripted packer, narrated; then serves the API")
+    _add_listen_flags(
+        demo,
+        "data directory; the demo database is DIR/demo, recreated on every run (over $STATION_DATA and "
+        "[station] data_dir; default ./station-data)",
+    )
     demo.add_argument("--no-serve", action="store_true", help="exit after the script instead of serving the API")
     demo.add_argument("--pace", type=float, default=0.4, help="seconds between scans (default 0.4; 0 = no pause)")
 
@@ -358,10 +473,15 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        settings = load_settings(args.config)
+        overrides = flag_overrides(args)
+    except FlagError as err:
+        print(f"station: {err}", file=sys.stderr)
+        return EXIT_BAD_USAGE
+    try:
+        settings = load_settings(args.config, overrides=overrides)
     except ConfigError as err:
         print(f"configuration error:\n{err}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_USAGE
     try:
         return int(args.func(settings, args))
     except AuthError as err:

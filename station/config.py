@@ -2,7 +2,8 @@
 
 Each section's model lives next to the code that uses it; this module only assembles them. An unknown key,
 in the file or in the environment, is an error that names it — a typo must never silently fall back to a
-default at a warehouse bench. Precedence: environment > file > embedded defaults.
+default at a warehouse bench. Precedence: command-line flags (`overrides`, e.g. `station run --port`) >
+environment > file > embedded defaults.
 
 Environment overrides use `__` between levels: `STATION_WORKFLOW__IDLE_LOCK_S=600`.
 `STATION_CONFIG` names the file and `STATION_DATA` the data directory.
@@ -91,7 +92,8 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Environment over file over defaults; no dotenv or secrets directory."""
+        """Command-line overrides (the init arguments) over environment over file over defaults; no dotenv or
+        secrets directory. pydantic-settings merges the sources key by key, so `--port` leaves `[api] host`."""
         environ: dict[str, str] = settings_cls.model_config.get("environ", {})  # type: ignore[assignment]
         return (init_settings, _EnvironSource(settings_cls, environ), TomlConfigSettingsSource(settings_cls))
 
@@ -157,8 +159,16 @@ def _describe(err: ValidationError, origin: str) -> list[str]:
     return lines
 
 
-def load_settings(path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:
-    """Load and validate the configuration; raise ConfigError naming every bad key."""
+def load_settings(
+    path: Path | None = None,
+    environ: dict[str, str] | None = None,
+    overrides: dict[str, dict[str, Any]] | None = None,
+) -> Settings:
+    """Load and validate the configuration; raise ConfigError naming every bad key.
+
+    `overrides` (`{"api": {"port": 9000}}`: section, key, value) win over the environment and the file; the
+    command line passes its flags here, already checked, so that one place decides the precedence.
+    """
     env = dict(os.environ if environ is None else environ)
     if path is None and env.get("STATION_CONFIG"):
         path = Path(env["STATION_CONFIG"])
@@ -176,7 +186,7 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
     config = {**Settings.model_config, "toml_file": path, "environ": env}
     settings_cls = type("_LoadedSettings", (Settings,), {"model_config": config})
     try:
-        return settings_cls()  # type: ignore[no-any-return]
+        return settings_cls(**(overrides or {}))  # type: ignore[no-any-return]
     except ValidationError as err:
         raise ConfigError("\n".join(_describe(err, origin))) from err
 

@@ -5,6 +5,7 @@ import json
 import logging
 import secrets
 import shutil
+import socket
 import sys
 import time
 from collections import Counter
@@ -12,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from importlib.resources import files
 from typing import TextIO
 
+from station.api.server import listen
 from station.app import Station, serve
 from station.auth import ApiRole, add_user, create_token
 from station.config import Settings
@@ -106,8 +108,20 @@ def expected_refusals() -> Counter[str]:
 
 
 def run_demo(settings: Settings, *, serve: bool = True, pace_s: float = 0.4, out: TextIO | None = None) -> int:
-    """Run the demo; return 0 when the station answered every step as the script expects."""
-    out = out or sys.stdout
+    """Run the demo; return 0 when the station answered every step as the script expects.
+
+    With `serve`, the API's address is claimed first: a taken port raises `ListenError` before anything is
+    printed and before the previous demo's data (perhaps another demo's, still running) is deleted.
+    """
+    listeners = listen(settings.api.host, settings.api.port) if serve else []
+    try:
+        return _run_demo(settings, listeners, serve=serve, pace_s=pace_s, out=out or sys.stdout)
+    finally:
+        for sock in listeners:  # already closed by uvicorn when it served; this covers a script that failed
+            sock.close()
+
+
+def _run_demo(settings: Settings, listeners: list[socket.socket], *, serve: bool, pace_s: float, out: TextIO) -> int:
     data_dir = settings.station.data_dir / "demo"
     if data_dir.exists():
         shutil.rmtree(data_dir)
@@ -150,10 +164,10 @@ def run_demo(settings: Settings, *, serve: bool = True, pace_s: float = 0.4, out
         file=out,
     )
     out.flush()
-    serve_station(demo_settings, station)
+    serve_station(demo_settings, station, listeners)
     return 0 if ok else 1
 
 
-def serve_station(settings: Settings, station: Station) -> None:
+def serve_station(settings: Settings, station: Station, listeners: list[socket.socket] | None = None) -> None:
     """Serve the demo station's API (separate so tests can run the script without a server)."""
-    serve(settings, station)
+    serve(settings, station, listeners)
