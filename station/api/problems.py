@@ -44,6 +44,16 @@ API_MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "reason_required": ("需要原因", "A reason is required"),
     "request_too_large": ("请求内容过大（上限 1 MB）", "The request body is too large (1 MB at most)"),
+    "search_empty": ("请输入要查找的号码", "Type a number to search for"),
+    "search_too_long": ("搜索内容过长（最多 128 个字符）", "The search is too long (128 characters at most)"),
+    "search_control_characters": ("搜索内容含控制字符", "The search contains control characters"),
+    "search_prefix_too_short": (
+        "前缀搜索需在 * 前至少输入 3 个字符",
+        "A prefix search needs 3 characters before the *",
+    ),
+    "bad_cursor": ("翻页标记无效，请从第一页重新查询", "The page cursor is not valid; start again from the first page"),
+    "queue_order_needs_status": ("按队列顺序排列时须选择一个状态", "Queue order needs a status"),
+    "hub_only": ("只有总部或系统可以执行此操作", "Only the hub or the system may do this"),
 }
 
 

@@ -3,13 +3,15 @@
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from station.api import API_PREFIX
 from station.api.problems import ApiProblem, problem_responses
+from station.api.routes_orders import parse_if_match
 from station.api.schemas import AuditReason
 from station.api.security import context, require
+from station.api.versioned import reprint_at_version
 from station.auth import ApiRole, Principal
 from station.orders.model import Order
 from station.printing import (
@@ -127,7 +129,7 @@ def _answer(result: PrintRequest) -> PrintRequestOut:
 
 
 @router.get(
-    "/orders/{order_id}/labels",
+    "/orders/{order_id:order_id}/labels",
     response_model=list[PrintJobOut],
     responses=problem_responses(401, 403, 422),
     summary="An order's print jobs",
@@ -144,7 +146,7 @@ async def get_labels(
 
 
 @router.post(
-    "/orders/{order_id}/label/reprint",
+    "/orders/{order_id:order_id}/label/reprint",
     response_model=PrintRequestOut,
     status_code=202,
     responses=problem_responses(401, 403, 404, 409, 422),
@@ -155,12 +157,38 @@ async def post_reprint(
     body: ReprintIn,
     request: Request,
     caller: Annotated[Principal, Depends(require(ApiRole.SUPERVISOR, ApiRole.HUB))],
+    if_match: Annotated[
+        str | None,
+        Header(
+            max_length=64,
+            description="Optional: the order version you read (its ETag). If the order changed "
+            "since, the answer is 409 `version_conflict` and nothing is queued.",
+        ),
+    ] = None,
 ) -> PrintRequestOut:
     """Queue the label again; who asked and why are recorded. Refused while a label for the order is still
     queued or printing (`label_in_progress`), or when the order has no box to label (`order_not_packed`)."""
     ctx = context(request)
     if ctx.printing is None:
         raise ApiProblem(409, "no_printer")
+    if if_match is not None:
+        expected = parse_if_match(if_match)
+        queued, stale = await ctx.db(
+            reprint_at_version,
+            ctx.store,
+            order_id,
+            caller.actor("web"),
+            body.reason,
+            expected_version=expected,
+            rerender=body.rerender,
+            printer=ctx.printing.name,
+        )
+        if stale is not None:
+            if stale.refusal == "unknown_order":
+                raise ApiProblem(404, "order_not_found")
+            raise ApiProblem(409, str(stale.refusal), headers={"ETag": f'"{stale.version}"'})
+        assert queued is not None
+        return _answer(queued)
     result = await ctx.db(
         request_reprint,
         ctx.store,
@@ -199,7 +227,7 @@ def _read_order(store: Store, order_id: str) -> Order | None:
 
 
 @router.get(
-    "/orders/{order_id}/label.png",
+    "/orders/{order_id:order_id}/label.png",
     response_class=Response,
     responses=PNG_RESPONSE | problem_responses(401, 403, 404, 409, 422),
     summary="An order's label as PNG",

@@ -1,4 +1,5 @@
-"""Orders: read one, its timeline, and supervisor actions guarded by `If-Match` on the order version."""
+"""Orders: read one, its timeline, and supervisor actions guarded by `If-Match` on the order version (hold,
+release, reopen, abort, and a supervisor's cancellation)."""
 
 from typing import Annotated
 
@@ -8,8 +9,9 @@ from station.api import API_PREFIX
 from station.api.problems import ApiProblem, problem_responses
 from station.api.schemas import ActionIn, ActionOut, EventOut, LineOut, OrderOut, TimelineOut
 from station.api.security import context, require
+from station.api.versioned import cancel_at_station
 from station.auth import ApiRole, Principal
-from station.orders.actions import perform_action
+from station.orders.actions import ActionResult, perform_action
 from station.orders.lifecycle import Action
 from station.orders.model import STATUS_LABELS, Order
 from station.store import Store
@@ -67,7 +69,7 @@ def parse_if_match(value: str) -> int:
 
 
 @router.get(
-    "/orders/{order_id}",
+    "/orders/{order_id:order_id}",
     response_model=OrderOut,
     responses=problem_responses(401, 403, 404, 422),
     summary="Read an order",
@@ -88,7 +90,7 @@ async def get_order(
 
 
 @router.get(
-    "/orders/{order_id}/timeline",
+    "/orders/{order_id:order_id}/timeline",
     response_model=TimelineOut,
     responses=problem_responses(401, 403, 404, 422),
     summary="An order's timeline",
@@ -106,8 +108,55 @@ async def get_timeline(
     return TimelineOut(order_id=order_id, events=[EventOut.model_validate(e) for e in events])
 
 
+def action_answer(result: ActionResult, response: Response) -> ActionOut:
+    """The answer to an order action: the order after it, or the refusal as a problem (409 with the order's
+    current ETag, so a client can read the order again; 404 for an unknown order)."""
+    if result.refusal == "unknown_order":
+        raise ApiProblem(404, "order_not_found")
+    if result.refusal is not None:
+        headers = {"ETag": _etag(result.version)} if result.version is not None else None
+        raise ApiProblem(409, result.refusal, headers=headers)
+    assert result.status is not None
+    assert result.version is not None
+    assert result.seq is not None
+    response.headers["ETag"] = _etag(result.version)
+    return ActionOut(order_id=result.order_id, status=result.status.value, version=result.version, seq=result.seq)
+
+
+# Declared before the generic action route, which would otherwise take the path and refuse `cancel` as invalid.
 @router.post(
-    "/orders/{order_id}/actions/{action}",
+    "/orders/{order_id:order_id}/actions/cancel",
+    response_model=ActionOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Cancel an order at the station (supervisor)",
+)
+async def post_cancel(
+    order_id: OrderId,
+    request: Request,
+    response: Response,
+    caller: Annotated[Principal, Depends(require(ApiRole.SUPERVISOR))],
+    if_match: Annotated[str, Header(max_length=64, description='The order version you read (its ETag), e.g. "4".')],
+    body: ActionIn | None = None,
+) -> ActionOut:
+    """Cancel the order, with a reason (409 `reason_required` without one). An order at a bench is intercepted
+    there as a hub cancellation is: the bench sounds the `blocked` alarm and refuses every further scan for the
+    order (`order_cancelled`). `If-Match` must carry the version you read (409 `version_conflict` otherwise,
+    recorded)."""
+    expected = parse_if_match(if_match)
+    ctx = context(request)
+    result = await ctx.db(
+        cancel_at_station,
+        ctx.store,
+        order_id,
+        caller.actor("web"),
+        reason=body.reason if body else None,
+        expected_version=expected,
+    )
+    return action_answer(result, response)
+
+
+@router.post(
+    "/orders/{order_id:order_id}/actions/{action}",
     response_model=ActionOut,
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Hold, release, reopen or abort an order",
@@ -135,13 +184,4 @@ async def post_action(
         reason=reason,
         expected_version=expected,
     )
-    if result.refusal == "unknown_order":
-        raise ApiProblem(404, "order_not_found")
-    if result.refusal is not None:
-        headers = {"ETag": _etag(result.version)} if result.version is not None else None
-        raise ApiProblem(409, result.refusal, headers=headers)
-    assert result.status is not None
-    assert result.version is not None
-    assert result.seq is not None
-    response.headers["ETag"] = _etag(result.version)
-    return ActionOut(order_id=order_id, status=result.status.value, version=result.version, seq=result.seq)
+    return action_answer(result, response)

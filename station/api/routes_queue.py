@@ -188,13 +188,16 @@ def make_now(ms: int) -> str:
 async def get_queue(
     request: Request,
     _: Annotated[Principal, Depends(require(ApiRole.PDA, ApiRole.SUPERVISOR, ApiRole.HUB))],
-    status: Annotated[Literal["pending", "packing", "packed", "labeled", "on_hold"], Query()] = "pending",
+    status: Annotated[
+        Literal["pending", "packing", "packed", "labeled", "handed_over", "on_hold", "cancelled"], Query()
+    ] = "pending",
     level: Annotated[Literal["S", "A", "B", "C"] | None, Query()] = None,
     sla: Annotated[Literal["red", "orange", "yellow", "green", "none"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> QueuePage:
-    """Orders in queue order (level, deadline, arrival), filtered by status, level and SLA colour."""
+    """Orders in queue order (level, deadline, arrival), filtered by status (any, the final ones included),
+    level and SLA colour."""
     ctx = context(request)
     now = ctx.store.wall_ms()
 
@@ -215,7 +218,7 @@ async def get_queue(
 
 
 @router.post(
-    "/queue/{order_id}/claim",
+    "/queue/{order_id:order_id}/claim",
     response_model=ClaimOut,
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Claim an order",
@@ -238,7 +241,7 @@ async def post_claim(
 
 
 @router.post(
-    "/queue/{order_id}/release",
+    "/queue/{order_id:order_id}/release",
     response_model=ClaimOut,
     responses=problem_responses(401, 403, 409, 422),
     summary="Give back a claim",
@@ -256,7 +259,7 @@ async def post_release(
 
 
 @router.post(
-    "/orders/{order_id}/priority",
+    "/orders/{order_id:order_id}/priority",
     response_model=PriorityOut,
     responses=problem_responses(401, 403, 404, 409, 422),
     tags=["orders"],

@@ -37,6 +37,9 @@ HUB = Facts(actor_role=Role.HUB, reason="r")
         (Status.PACKED, Action.HOLD, PACKER, Status.ON_HOLD),
         (Status.PENDING, Action.CANCEL, HUB, Status.CANCELLED),
         (Status.LABELED, Action.CANCEL, HUB, Status.CANCELLED),
+        (Status.PACKING, Action.CANCEL, SUPERVISOR, Status.CANCELLED),
+        (Status.ON_HOLD, Action.CANCEL, SUPERVISOR, Status.CANCELLED),
+        (Status.PENDING, Action.CANCEL, Facts(actor_role=Role.SYSTEM), Status.CANCELLED),
     ],
 )
 def test_allowed(status: Status, action: Action, facts: Facts, expected: Status) -> None:
@@ -97,7 +100,9 @@ def test_allowed(status: Status, action: Action, facts: Facts, expected: Status)
         (_order(Status.PACKED), Action.REOPEN, PACKER, "needs_supervisor"),
         (_order(Status.HANDED_OVER), Action.HOLD, SUPERVISOR, "order_handed_over"),
         (_order(Status.HANDED_OVER), Action.CANCEL, HUB, "order_handed_over"),
-        (_order(Status.PENDING), Action.CANCEL, SUPERVISOR, "hub_only"),
+        (_order(Status.PENDING), Action.CANCEL, PACKER, "hub_only"),
+        (_order(Status.PACKING), Action.CANCEL, Facts(actor_role=Role.SUPERVISOR), "reason_required"),
+        (_order(Status.PENDING), Action.CANCEL, Facts(actor_role=Role.SUPERVISOR, reason=" \u3000"), "reason_required"),
         (_order(Status.ON_HOLD, held_from=Status.PACKED), Action.RELEASE, PACKER, "needs_supervisor"),
         (_order(Status.ON_HOLD), Action.RELEASE, SUPERVISOR, "hold_origin_unknown"),
     ],

@@ -1,9 +1,21 @@
-import { api, el, formatTime, language, setUpHeader, showError, t } from "/static/common.js";
+import { api, apiWithTag, el, formatTime, language, setUpHeader, showError, t } from "/static/common.js";
 
 const orderId = decodeURIComponent(location.pathname.split("/").pop());
 const base = "/api/v1/orders/" + encodeURIComponent(orderId);
 const MAX_PHOTOS = 20;
-let state = { order: null, timeline: [], clip: null, clipProblem: null, photos: [] };
+// `etag` is the order version the page shows: every action names it in If-Match, so that an action on an order
+// someone else changed meanwhile is refused instead of applied to a state the supervisor did not see.
+let state = { order: null, etag: null, timeline: [], clip: null, clipProblem: null, photos: [] };
+
+// The order actions: where each is sent, from which statuses it applies (what the lifecycle table allows; the
+// station decides), and whether a reason is required (the station refuses hold and cancel without one).
+const ACTIONS = {
+  hold: { path: "/actions/hold", from: ["pending", "packing", "packed", "labeled"], reason: true },
+  release: { path: "/actions/release", from: ["on_hold"], reason: false },
+  cancel: { path: "/actions/cancel", from: ["pending", "packing", "packed", "labeled", "on_hold"], reason: true },
+  reprint: { path: "/label/reprint", from: ["packed", "labeled"], reason: true },
+};
+let chosen = null; // the action whose dialog is open
 
 function clock(seconds) {
   const whole = Math.max(0, Math.floor(seconds));
@@ -96,11 +108,26 @@ function renderTimeline() {
   );
 }
 
+function renderActions() {
+  const status = state.order?.status;
+  for (const [name, action] of Object.entries(ACTIONS)) {
+    document.getElementById("do-" + name).disabled = !action.from.includes(status);
+  }
+}
+
+function say(text, conflict = false) {
+  const box = document.getElementById("action-message");
+  box.textContent = text;
+  box.className = conflict ? "conflict" : "";
+  box.hidden = !text;
+}
+
 function render() {
   document.getElementById("order-id").textContent = orderId;
   document.title = `${orderId} — ${t("title_order")}`;
   document.getElementById("evidence").href = base + "/evidence";
   renderSummary();
+  renderActions();
   renderDispute();
   renderPhotos();
   renderTimeline();
@@ -116,11 +143,17 @@ async function photoNumbers() {
   return found;
 }
 
+/** The order (with its ETag) and its timeline, read again. */
+async function readOrder() {
+  const [order, timeline] = await Promise.all([apiWithTag(base), api(base + "/timeline")]);
+  state.order = order.body;
+  state.etag = order.etag;
+  state.timeline = timeline.events;
+}
+
 async function load() {
   try {
-    const [order, timeline] = await Promise.all([api(base), api(base + "/timeline")]);
-    state.order = order;
-    state.timeline = timeline.events;
+    await readOrder();
   } catch (error) {
     showError(error.status === 404 ? new Error(t("not_found")) : error);
     render();
@@ -175,6 +208,73 @@ document.getElementById("dispute-toggle").addEventListener("click", async () => 
     showError(error);
   }
 });
+
+function openDialog(name) {
+  chosen = name;
+  document.getElementById("action-title").textContent = t("title_" + name);
+  document.getElementById("action-hint").textContent = t(ACTIONS[name].reason ? "reason_needed" : "reason_optional");
+  document.getElementById("action-reason").value = "";
+  document.getElementById("action-error").hidden = true;
+  document.getElementById("action-confirm").disabled = false;
+  document.getElementById("action-dialog").showModal();
+  document.getElementById("action-reason").focus();
+}
+
+function refusal(error) {
+  // A reprint's reason is checked by the request's schema (422), hold and cancel by the lifecycle (409
+  // reason_required): the same words on screen either way.
+  if (error.status === 422 && error.errors.some((e) => e.startsWith("body.reason"))) return t("reason_required");
+  return error.message;
+}
+
+/** Send the action with the version the page shows; the answer decides what the supervisor reads. */
+async function perform(name, reason) {
+  const body = name === "reprint" ? { reason, rerender: false } : { reason };
+  const confirm = document.getElementById("action-confirm");
+  confirm.disabled = true; // one click, one request
+  try {
+    await api(base + ACTIONS[name].path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "If-Match": state.etag },
+      body: JSON.stringify(body),
+    });
+  } catch (error) {
+    if (error.code !== "version_conflict") {
+      const box = document.getElementById("action-error");
+      box.textContent = refusal(error);
+      box.hidden = false;
+      confirm.disabled = false;
+      return; // the dialog stays open: the supervisor can give the reason and confirm again
+    }
+    document.getElementById("action-dialog").close();
+    say(t("conflict"), true); // the station's word is that the page was out of date: show the order as it is now
+    await reload();
+    return;
+  }
+  document.getElementById("action-dialog").close();
+  say(t("done_" + name));
+  await reload();
+}
+
+async function reload() {
+  try {
+    await readOrder();
+    showError(null);
+  } catch (error) {
+    showError(error);
+  }
+  render();
+}
+
+document.getElementById("actions").addEventListener("click", (event) => {
+  const name = event.target.dataset?.action;
+  if (name && !event.target.disabled) openDialog(name);
+});
+document.getElementById("action-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  if (chosen) perform(chosen, document.getElementById("action-reason").value.trim());
+});
+document.getElementById("action-back").addEventListener("click", () => document.getElementById("action-dialog").close());
 
 setUpHeader(() => {
   render();

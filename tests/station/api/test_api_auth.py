@@ -22,6 +22,8 @@ ROUTES = [
     ("GET", ORDER, None, {"bench", "supervisor", "hub"}),
     ("GET", ORDER + "/timeline", None, {"supervisor", "hub"}),
     ("POST", ORDER + "/actions/hold", {"reason": "check"}, {"supervisor", "hub"}),
+    ("POST", ORDER + "/actions/cancel", {"reason": "customer called"}, {"supervisor"}),
+    ("GET", "/api/v1/orders?q=SF1234567890123", None, {"supervisor", "hub"}),
     ("GET", "/api/v1/alerts", None, {"supervisor", "hub"}),
     ("GET", "/api/v1/health", None, {"bench", "supervisor", "hub"}),
     ("GET", "/api/v1/auth/me", None, {"bench", "pda", "supervisor", "hub"}),
@@ -133,7 +135,10 @@ def _openapi_operations(api: Api) -> dict[tuple[str, str], dict[str, Any]]:
 
 
 def _template_of(path: str, templates: list[str]) -> str:
+    path = path.partition("?")[0]
     matches = [t for t in templates if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", t), path)]
+    # A literal segment wins over a placeholder, as in the router (`actions/cancel` before `actions/{action}`).
+    matches = [t for t in matches if t.count("{") == min(m.count("{") for m in matches)]
     assert len(matches) == 1, (path, matches)
     return matches[0]
 

@@ -95,3 +95,34 @@ def test_preview_without_the_renderer_is_a_409_saying_what_to_install(
     ok = api.client.get(url, headers=api.headers("supervisor"))
     assert ok.status_code == 200, ok.text
     assert ok.content.startswith(b"\x89PNG")
+
+
+def test_a_reprint_against_the_version_read_is_refused_once_the_order_changed(printing_api: Api) -> None:
+    api = printing_api
+    url = f"/api/v1/orders/{ORDER['order_id']}"
+    for code in ("OP-001", ORDER["order_id"], "CMD:QTY:2", "FOOD-2KG-BAG"):
+        assert scan(api, code)["outcome"] == "accepted", code
+    read = api.client.get(url, headers=api.headers("supervisor")).headers["etag"]
+    deadline = time.monotonic() + 10
+    while scan(api, "SF1234567890123")["status"] != "labeled":  # the label scan waits for the printer's word
+        assert time.monotonic() < deadline, "the label was never confirmed"
+        time.sleep(0.05)
+    jobs_before = api.client.get(url + "/labels", headers=api.headers("supervisor")).json()
+    stale = api.client.post(
+        url + "/label/reprint", json={"reason": "torn"}, headers=api.headers("supervisor", **{"If-Match": read})
+    )
+    assert stale.status_code == 409, stale.text
+    assert stale.json()["code"] == "version_conflict"
+    current = stale.headers["etag"]
+    assert current != read
+    assert api.client.get(url + "/labels", headers=api.headers("supervisor")).json() == jobs_before  # nothing queued
+    refusal = api.client.get(url + "/timeline", headers=api.headers("supervisor")).json()["events"][-1]
+    assert (refusal["type"], refusal["data"]["action"], refusal["data"]["reason"]) == (
+        "action.refused",
+        "reprint_label",
+        "version_conflict",
+    )
+    ok = api.client.post(
+        url + "/label/reprint", json={"reason": "torn"}, headers=api.headers("supervisor", **{"If-Match": current})
+    )
+    assert ok.status_code == 202, ok.text

@@ -1,6 +1,14 @@
 """Scans, orders, timelines, actions with If-Match, alerts, health, metrics and problem documents."""
 
-from apikit import Api
+from typing import Any
+
+from apikit import ADMIN, Api
+from apikit import ORDER as ORDER_DOC
+
+from station.events import Actor
+from station.orders.intake import cancel_order, intake_order
+
+HUB = Actor(role="hub", id="hub")
 
 ORDER = "/api/v1/orders/SO20260205-8821"
 
@@ -117,3 +125,93 @@ def test_unknown_path_is_a_problem_document(api: Api) -> None:
     response = api.client.get("/api/v1/nothing-here", headers=api.headers("supervisor"))
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+
+
+def _etag(api: Api) -> str:
+    return str(api.client.get(ORDER, headers=api.headers("supervisor")).headers["etag"])
+
+
+def _cancel(api: Api, etag: str, body: dict[str, str] | None, who: str = "supervisor") -> Any:
+    return api.client.post(ORDER + "/actions/cancel", json=body, headers=api.headers(who, **{"If-Match": etag}))
+
+
+def test_a_supervisor_cancels_with_a_reason_and_the_bench_is_intercepted_as_by_the_hub(api: Api) -> None:
+    # Two benches in the same state: the hub cancels the order on B02, a supervisor the one on B01.
+    second = {**ORDER_DOC, "order_id": "SO20260205-8822", "waybill_no": "SF1234567890124"}
+    assert intake_order(api.station.store, second, ADMIN).ok
+    for bench, who, order_id in (("B01", "bench", "SO20260205-8821"), ("B02", "other_bench", "SO20260205-8822")):
+        for code in ("OP-001", order_id, "FOOD-2KG-BAG"):
+            posted = api.client.post(f"/api/v1/benches/{bench}/scans", json={"code": code}, headers=api.headers(who))
+            assert posted.json()["outcome"] == "accepted", posted.text
+    assert cancel_order(api.station.store, "SO20260205-8822", "客户取消 / customer cancelled", HUB).ok
+    response = _cancel(api, _etag(api), {"reason": "客户取消 / customer cancelled"})
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "cancelled"
+    assert response.headers["etag"] == f'"{response.json()["version"]}"'
+
+    def outcome(order_id: str, bench: str, who: str) -> tuple[Any, ...]:
+        change = api.station.store.events_for_order(order_id)[-1]
+        assert change["type"] == "order.status_changed"
+        data = {**change["data"], "bench": "*"}
+        screen = api.client.get(f"/api/v1/benches/{bench}/screen", headers=api.headers(who)).json()
+        shown = screen["order"] and screen["order"]["order_id"] == order_id
+        item = api.client.post(
+            f"/api/v1/benches/{bench}/scans", json={"code": "FOOD-2KG-BAG", "device": "s9"}, headers=api.headers(who)
+        ).json()
+        return change["data"]["bench"] == bench, data, shown, item["reason"], item["feedback"]
+
+    by_supervisor = outcome("SO20260205-8821", "B01", "bench")
+    assert by_supervisor == outcome("SO20260205-8822", "B02", "other_bench")
+    assert by_supervisor[1] == {
+        "from": "packing",
+        "to": "cancelled",
+        "action": "cancel",
+        "version": response.json()["version"],
+        "interception": True,
+        "bench": "*",
+        "verified": {"1": 1},
+        "reason_text": "客户取消 / customer cancelled",
+    }
+    changes = [e for e in api.station.store.events_for_order("SO20260205-8821") if e["type"] == "order.status_changed"]
+    assert changes[-1]["actor"]["role"] == "supervisor"
+    again = _scan(api, "SO20260205-8821")
+    assert (again["outcome"], again["reason"], again["feedback"]) == ("refused", "order_cancelled", "blocked")
+
+
+def test_a_cancel_without_a_reason_or_against_an_old_version_is_refused_and_recorded(api: Api) -> None:
+    etag = _etag(api)
+    for body in (None, {"reason": "   "}):
+        refused = _cancel(api, etag, body)
+        assert refused.status_code == 409
+        assert refused.json()["code"] == "reason_required"
+        assert refused.json()["detail"] == "A reason is required"
+    held = api.client.post(
+        ORDER + "/actions/hold", json={"reason": "address"}, headers=api.headers("supervisor", **{"If-Match": etag})
+    )
+    stale = _cancel(api, etag, {"reason": "customer"})
+    assert stale.status_code == 409
+    assert stale.json()["code"] == "version_conflict"
+    assert stale.headers["etag"] == held.headers["etag"]
+    timeline = api.client.get(ORDER + "/timeline", headers=api.headers("supervisor")).json()["events"]
+    refusals = [e["data"]["reason"] for e in timeline if e["type"] == "action.refused"]
+    assert refusals == ["reason_required", "reason_required", "version_conflict"]
+    assert api.client.get(ORDER, headers=api.headers("supervisor")).json()["status"] == "on_hold"
+    cancelled = _cancel(api, held.headers["etag"], {"reason": "customer"})  # from on hold, with the new version
+    assert cancelled.status_code == 200
+    assert _cancel(api, cancelled.headers["etag"], {"reason": "again"}).json()["code"] == "order_cancelled"
+
+
+def test_only_a_supervisor_cancels_over_http(api: Api) -> None:
+    etag = _etag(api)
+    for who in ("hub", "bench", "pda"):
+        assert _cancel(api, etag, {"reason": "x"}, who).status_code == 403
+    assert (
+        api.client.post(ORDER + "/actions/cancel", json={"reason": "x"}, headers=api.headers("supervisor")).status_code
+        == 422
+    )
+    unknown = api.client.post(
+        "/api/v1/orders/SO20990101-1/actions/cancel",
+        json={"reason": "x"},
+        headers=api.headers("supervisor", **{"If-Match": '"1"'}),
+    )
+    assert unknown.status_code == 404

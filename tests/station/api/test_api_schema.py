@@ -9,6 +9,7 @@ import pytest
 import schemathesis
 from apikit import Api
 from hypothesis import HealthCheck, given, settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from station.api import API_PREFIX
 
@@ -18,6 +19,8 @@ OPERATIONS = [
     "GET /api/v1/orders/{order_id}",
     "GET /api/v1/orders/{order_id}/timeline",
     "POST /api/v1/orders/{order_id}/actions/{action}",
+    "POST /api/v1/orders/{order_id}/actions/cancel",
+    "GET /api/v1/orders",
     "GET /api/v1/alerts",
     "GET /api/v1/health",
     "POST /api/v1/auth/login",
@@ -42,6 +45,11 @@ OPERATIONS = [
     "PUT /api/v1/orders/{order_id}/dispute",
 ]
 
+# Requests the schema cannot tell apart from good ones, refused with a 422 that names the problem: a search with
+# control characters, of blanks only or over 128 characters, a prefix shorter than 3 characters, queue order
+# without a status, a cursor of another listing. Every other check (no 5xx, answers as documented) still runs.
+SEMANTIC_422 = {"GET /api/v1/orders"}
+
 
 def _operations(api: Api) -> dict[str, schemathesis.APIOperation]:
     schema = schemathesis.openapi.from_asgi(f"{API_PREFIX}/openapi.json", api.station.api)
@@ -62,6 +70,7 @@ def test_operation_conforms_to_its_schema(api: Api, label: str) -> None:
     def check(case: schemathesis.Case) -> None:
         if who == "bench":
             case.path_parameters = {**(case.path_parameters or {}), "bench": "B01"}
-        case.call_and_validate(headers=api.headers(who))
+        excluded = [positive_data_acceptance] if label in SEMANTIC_422 else []
+        case.call_and_validate(headers=api.headers(who), excluded_checks=excluded)
 
     check()
