@@ -72,6 +72,26 @@ class OrderUpdated(TypedDict):
     lines_changed: bool
 
 
+class OrderRevised(TypedDict):
+    """`order.revised`: the hub changed an order that was being packed, packed or labelled, and what the bench
+    must do about it (docs/orders.md, "An order that changes on the bench")."""
+
+    hub_version: int
+    version: int
+    from_status: str
+    status: str  # `packing` again when a packed or labelled order's box or label changed
+    bench: str | None
+    label_voided: bool
+    voided_waybill: str | None  # the waybill on the voided labels ("" when the order had none)
+    added: list[dict[str, Any]]  # {line_no, sku, name, qty}
+    removed: list[dict[str, Any]]  # {line_no, sku, name, verified}
+    qty_changed: list[dict[str, Any]]  # {line_no, sku, from, to}
+    address_changed: bool
+    carrier_changed: bool
+    waybill_changed: bool
+    put_back: list[dict[str, Any]]  # {line_no, sku, name, qty}: units to scan out of the box
+
+
 class OrderRefused(TypedDict, total=False):
     """`order.refused`: an order document was not taken in, and why."""
 
@@ -167,6 +187,20 @@ class ItemsReturned(TypedDict):
     units: int
 
 
+class ItemPutBack(TypedDict):
+    """`item.put_back`: a unit the revised order no longer wants, scanned out of the box at the bench."""
+
+    code: str
+    kind: str
+    symbology: str | None
+    line_no: int
+    sku: str
+    qty: int
+    returned: int
+    of: int
+    unit: str | None
+
+
 class ScanRejected(TypedDict, total=False):
     """`scan.rejected`: a scan the bench refused, with the reason the packer was shown."""
 
@@ -185,6 +219,7 @@ class ScanRejected(TypedDict, total=False):
     measured_weight_g: int | None
     open_order: str
     order_ref: str  # the order number scanned (`unknown_order`), when no order has it
+    reason_text: str  # the reason the packer gave with a refused CMD:HOLD / CMD:ABORT
     photo_ref: str | None
     qty: int
     sku: str
@@ -433,6 +468,7 @@ EVENT_DATA: Mapping[str, type] = {
     "order.received": OrderReceived,
     "order.updated": OrderUpdated,
     "order.refused": OrderRefused,
+    "order.revised": OrderRevised,
     "order.cancel_recorded": CancelRecorded,
     "order.status_changed": StatusChanged,
     "order.dispute_flagged": DisputeReason,
@@ -440,6 +476,7 @@ EVENT_DATA: Mapping[str, type] = {
     "action.refused": ActionRefused,
     "item.verified": ItemVerified,
     "item.returned": ItemsReturned,
+    "item.put_back": ItemPutBack,
     "scan.rejected": ScanRejected,
     "operator.logged_in": OperatorBadge,
     "operator.added": OperatorBadge,

@@ -41,6 +41,8 @@ FEEDBACK_OUTPUT: dict[Feedback, Output] = {
     Feedback.BLOCKED: Output(red="fast_blink", buzzer="blocked"),
     Feedback.NEEDS_SUPERVISOR: Output(amber="blink", buzzer="needs_supervisor"),
     Feedback.ERROR: Output(amber="steady", buzzer="error"),
+    # Red and amber together are no scan answer: the order itself changed. The alarm runs until a good scan.
+    Feedback.ORDER_CHANGED: Output(red="blink", amber="blink", green="blink", buzzer="blocked"),
     Feedback.ATTENTION: Output(amber="blink"),
     Feedback.DEVICE_FAULT: Output(amber="fast_blink", buzzer="fault"),
     Feedback.DEVICE_OK: Output(buzzer="off"),

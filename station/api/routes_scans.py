@@ -11,9 +11,10 @@ from station.api.context import ApiContext
 from station.api.problems import ApiProblem, problem_responses
 from station.api.queue_watch import MAX_WAIT_S
 from station.api.routes_orders import order_out
-from station.api.schemas import BenchScreen, ScanIn, ScanResult, ScreenOperator
+from station.api.schemas import BenchScreen, ScanIn, ScanResult, ScreenOperator, ScreenPutBack
 from station.api.security import context, require
 from station.auth import ApiRole, Principal
+from station.orders.revision import outstanding_put_backs
 
 router = APIRouter(prefix=API_PREFIX, tags=["bench"])
 
@@ -46,6 +47,7 @@ def _screen(ctx: ApiContext, bench_id: str) -> BenchScreen:
         bench = repo.bench(bench_id)
         operator = repo.operator(bench.operator_badge) if bench.operator_badge else None
         order = repo.order(bench.order_id) if bench.order_id else None
+        put_back = outstanding_put_backs(repo.db, order.order_id) if order else []
     last = ctx.workflow.last_answer(bench_id)
     return BenchScreen(
         bench_id=bench_id,
@@ -59,6 +61,9 @@ def _screen(ctx: ApiContext, bench_id: str) -> BenchScreen:
         order=order_out(order) if order else None,
         answer_no=last[0] if last else 0,
         last=ScanResult.model_validate(last[1].as_dict()) if last else None,
+        put_back=[
+            ScreenPutBack(line_no=p.line_no, sku=p.sku, name=p.name, qty=p.qty, returned=p.verified) for p in put_back
+        ],
     )
 
 

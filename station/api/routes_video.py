@@ -38,7 +38,7 @@ def _video(request: Request) -> VideoService:
 
 
 @router.get(
-    "/orders/{order_id}/clip",
+    "/orders/{order_id:order_id}/clip",
     response_class=Response,
     responses=_binary("video/mp4", "The clip (or, with Range, 206 and part of it)")
     | {206: {"description": "Part of the clip"}, 416: {"description": "Range not satisfiable"}}
@@ -88,7 +88,7 @@ def _clip_out(row: dict[str, Any]) -> ClipOut:
 
 
 @router.get(
-    "/orders/{order_id}/clip/markers",
+    "/orders/{order_id:order_id}/clip/markers",
     response_model=ClipOut,
     responses=problem_responses(401, 403, 404, 422),
     summary="Markers of an order's clip",
@@ -103,7 +103,7 @@ async def get_markers(order_id: OrderId, request: Request, _: Viewer) -> ClipOut
 
 
 @router.post(
-    "/orders/{order_id}/clip",
+    "/orders/{order_id:order_id}/clip",
     response_model=ClipOut,
     responses=problem_responses(401, 403, 404, 422),
     summary="Make an order's clip now",
@@ -129,7 +129,7 @@ async def post_clip(order_id: OrderId, request: Request, _: Viewer) -> ClipOut:
 
 
 @router.put(
-    "/orders/{order_id}/dispute",
+    "/orders/{order_id:order_id}/dispute",
     response_model=DisputeOut,
     responses=problem_responses(401, 403, 404, 422),
     summary="Flag or unflag an order as disputed",
@@ -147,7 +147,7 @@ async def put_dispute(order_id: OrderId, body: DisputeIn, request: Request, call
 
 
 @router.get(
-    "/orders/{order_id}/photos/{n}",
+    "/orders/{order_id:order_id}/photos/{n}",
     response_class=Response,
     responses=_binary("image/jpeg", "The packing photo") | problem_responses(401, 403, 404, 422),
     summary="An order's packing photo",
@@ -168,7 +168,7 @@ async def get_photo(
 
 
 @router.get(
-    "/orders/{order_id}/evidence",
+    "/orders/{order_id:order_id}/evidence",
     response_class=Response,
     responses=_binary("application/zip", "The signed evidence bundle") | problem_responses(401, 403, 404, 422),
     summary="An order's evidence bundle",

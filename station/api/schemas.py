@@ -47,7 +47,9 @@ class ScanResult(BaseModel):
         }
     )
 
-    outcome: Literal["accepted", "refused", "ignored"]
+    outcome: Literal["accepted", "refused", "ignored", "notice"] = Field(
+        description="`notice`: no scan — the order on the bench was cancelled, held or changed from elsewhere"
+    )
     kind: str = Field(description="badge | order | item | waybill | command | unknown")
     reason: str | None = Field(description="Why it was refused or ignored (e.g. wrong_item, over_quantity).")
     feedback: str = Field(description="ok | wrong_item | over_quantity | blocked | needs_supervisor | error | none")
@@ -142,6 +144,16 @@ class ScreenOperator(BaseModel):
     role: str
 
 
+class ScreenPutBack(BaseModel):
+    """A line of the order on the bench with units to take out of the box (the hub removed or reduced it)."""
+
+    line_no: int
+    sku: str
+    name: str
+    qty: int = Field(description="How many to take out in all.")
+    returned: int = Field(description="How many were taken out so far.")
+
+
 class BenchScreen(BaseModel):
     """What the bench screen shows: who is logged in, the order on the bench, and the last answer given there."""
 
@@ -150,6 +162,10 @@ class BenchScreen(BaseModel):
     order: OrderOut | None = Field(description="The order on the bench (packing, or packed and waiting for its label).")
     answer_no: int = Field(description="Number of the last answer (0: none since the service started).")
     last: ScanResult | None
+    put_back: list[ScreenPutBack] = Field(
+        default_factory=list,
+        description="Units the changed order no longer wants that are still in the box: scan each one out.",
+    )
 
 
 class EventOut(BaseModel):
@@ -200,7 +216,7 @@ class ActionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason": "customer asked to wait"}]})
 
-    reason: str | None = Field(None, max_length=500, description="Required for hold, reopen and abort.")
+    reason: str | None = Field(None, max_length=500, description="Required for hold, reopen, abort and cancel.")
 
 
 class DisputeIn(BaseModel):
@@ -248,6 +264,62 @@ class ActionOut(BaseModel):
     status: str
     version: int
     seq: int
+
+
+class OrderMatchOut(BaseModel):
+    """One of the order's numbers that the search found it by."""
+
+    by: Literal["order_id", "channel_order_no", "waybill_no", "sku", "unit"]
+    value: str = Field(description="The number as the order has it (for a prefix search, the full number).")
+
+
+class OrderSummaryOut(BaseModel):
+    """An order in a list: enough to tell it apart and open it (`GET /orders/{id}` has the rest)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "order_id": "SO20260205-8821",
+                    "status": "labeled",
+                    "status_label": {"zh-CN": "已打单", "en": "Labeled"},
+                    "version": 7,
+                    "level": "S",
+                    "carrier": "SF",
+                    "waybill_no": "SF1234567890123",
+                    "channel_order_no": "6921345500012",
+                    "bench_id": "B01",
+                    "ship_by": "2026-02-05T18:00:00+08:00",
+                    "received_at": "2026-02-05T02:00:00+00:00",
+                    "status_since": "2026-02-05T03:12:40+00:00",
+                    "matches": [{"by": "waybill_no", "value": "SF1234567890123"}],
+                }
+            ]
+        }
+    )
+
+    order_id: str
+    status: str
+    status_label: dict[str, str]
+    version: int
+    level: str = Field(description="S | A | B | C")
+    carrier: str | None
+    waybill_no: str | None
+    channel_order_no: str | None
+    bench_id: str | None
+    ship_by: str | None
+    received_at: str = Field(description="When the order arrived at the station.")
+    status_since: str = Field(description="When the order last changed status.")
+    matches: list[OrderMatchOut] = Field(description="What the search found it by (empty without a search).")
+
+
+class OrderPageOut(BaseModel):
+    """A page of orders; ask for the next with `cursor=next_cursor` (null: this is the last page)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"orders": [], "next_cursor": None}]})
+
+    orders: list[OrderSummaryOut]
+    next_cursor: str | None
 
 
 class AlertOut(BaseModel):

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from station.api import API_PREFIX
 from station.api.context import ApiContext
 from station.api.limits import BodySizeLimit
+from station.api.order_paths import KeepEncodedSlashes
 from station.api.problems import ApiProblem, handle_api_problem, handle_http, handle_validation, problem_response
 from station.api.routes_labels import router as labels_router
 from station.api.routes_ops import metrics_router
@@ -71,6 +72,7 @@ def create_api(ctx: ApiContext) -> FastAPI:
     # Inside `observe`: it runs the app in a task of its own, where an error raised while a body is read would
     # become a 500 instead of the 413.
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(KeepEncodedSlashes)  # order ids such as ERP/2026/7 in one path segment
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

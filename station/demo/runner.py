@@ -63,6 +63,20 @@ def _setup(station: Station, out: TextIO) -> dict[str, str]:
     return tokens
 
 
+def _revise(station: Station, order_id: str) -> str:
+    """Send the order's next version from `changes.jsonl`; what the bench was told."""
+    text = files("station.demo").joinpath("changes.jsonl").read_text(encoding="utf-8")
+    doc = next(d for d in map(json.loads, text.splitlines()) if d["order_id"] == order_id)
+    result = intake_order(station.store, doc, HUB, station.settings.priority)
+    last = station.workflow.last_answer("B01")
+    if result.reason != "revised_on_bench" or last is None:
+        return f"{result.result} ({result.reason})"
+    told = last[1]
+    put_back = ", ".join(f"{p['qty']} × {p['sku']}" for p in told.detail["put_back"]) or "nothing"
+    added = ", ".join(f"{a['qty']} × {a['sku']}" for a in told.detail["added"]) or "nothing"
+    return f"bench B01 alarm: {told.feedback.value} — {told.message['zh-CN']}; put back {put_back}; add {added}"
+
+
 def _describe(outcome: ScanOutcome) -> str:
     mark = MARKS.get(outcome.outcome, "?")
     msg = outcome.message
@@ -88,6 +102,9 @@ def _run_script(station: Station, clock: _SimClock, out: TextIO, pace_s: float) 
             result = cancel_order(station.store, step.value, step.note, HUB)
             status = result.status.value if result.status else "?"
             print(f"[hub {stamp}] cancels {step.value} ({step.note}) → {status}; bench B01 alarm: BLOCKED", file=out)
+            continue
+        if step.kind == "revise":
+            print(f"[hub {stamp}] changes {step.value} ({step.note}) → {_revise(station, step.value)}", file=out)
             continue
         outcome = station.workflow.handle_scan("B01", step.value, "scanner-1")
         got = outcome.reason if outcome.outcome != "accepted" else "accepted"

@@ -11,6 +11,9 @@ ORDER_DOUYIN = "SO20261122-0001"  # 抖音, VIP A, 加急, SF, serialised feeder
 ORDER_TMALL = "SO20261122-0002"  # 天猫, ZTO, shampoo x2 + conditioner + gift travel kit
 ORDER_PDD = "SO20261122-0003"  # 拼多多, ZTO, tea box + 2 glasses — cancelled by the hub while on the bench
 ORDER_WX = "SO20261122-0004"  # 小程序, VIP S, SF, desk lamp + 3 cables
+ORDER_SHOPIFY = "#1001"  # a shop's own order number, as Shopify writes it: SF, a desk lamp
+ORDER_ERP = "ERP-2026-000123"  # from the shop's ERP, sold on JD: tea box + 3 glasses, changed mid-pack
+JD_SLIP = "301234567896"  # the JD order number on its packing slip (12 digits, shaped like a UPC-A)
 
 FEEDER_UNIT = "]C1010690123456789221FP2611220007"  # GS1-128: GTIN + serial (AI 21)
 BOWL_GIFT = "6901234567809"
@@ -28,11 +31,15 @@ SF_DOUYIN = "SF1400123456781"
 ZTO_TMALL = "75312345678901"
 ZTO_PDD = "75312345678918"
 SF_WX = "SF1400123456798"
+SF_SHOPIFY = "SF1400123456812"
+JD_ERP = "JDVA00012345678"
+COASTER_GIFT = "6948000111453"
 
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One step: `scan` a code (expecting `expect` = outcome or refusal reason), `cancel` an order, or `say`."""
+    """One step: `scan` a code (expecting `expect` = outcome or refusal reason), `cancel` an order, `revise` one
+    (the hub sends its next version, from `changes.jsonl`), or `say`."""
 
     kind: str
     value: str
@@ -76,7 +83,7 @@ SCRIPT: tuple[Step, ...] = (
     scan(ORDER_PDD),
     scan(TEA),
     Step("cancel", ORDER_PDD, note="customer cancelled in the app"),
-    scan(MUG, "no_open_order", note="李四 had not looked up yet"),
+    scan(MUG, "order_cancelled", note="李四 had not looked up yet: the bench still shows the cancelled order"),
     scan(ORDER_PDD, "order_cancelled", note="scanning the ticket again"),
     say("李四 puts the tea box back. Now an urgent 小程序 order for a VIP S customer."),
     scan(ORDER_WX),
@@ -86,11 +93,26 @@ SCRIPT: tuple[Step, ...] = (
     scan("CMD:QTY:2"),
     scan(CABLE),
     scan(SF_WX),
+    say("A Shopify order: its pick ticket carries the shop's own number, #1001."),
+    scan(ORDER_SHOPIFY, note="no pattern needed: the station knows the order by its number"),
+    scan(LAMP),
+    scan(SF_SHOPIFY),
+    say("A JD order from the ERP. 李四 scans the JD number on the packing slip; halfway, the customer changes it."),
+    scan(JD_SLIP, note="the channel's number opens the order, though it looks like a product code"),
+    scan(TEA),
+    scan(MUG),
+    scan(MUG),
+    Step("revise", ORDER_ERP, note="one glass instead of three, and a gift coaster"),
+    scan("CMD:COMPLETE", "put_back_pending", note="a glass too many is still in the box"),
+    scan(MUG, note="one glass out, back to the shelf"),
+    scan(COASTER_GIFT, note="the new gift: the order is packed"),
+    scan(JD_ERP),
     say("Pickup: the SF courier arrives at the dock; 李四 scans the boxes into a carrier batch."),
     scan("CMD:BATCH:SF"),
     scan(SF_DOUYIN),
     scan(ZTO_TMALL, "carrier_mismatch", note="a ZTO box in the SF pile"),
     scan(SF_WX),
+    scan(ORDER_SHOPIFY, note="any number of the order hands it over at the dock"),
     scan("CMD:BATCH:CLOSE"),
     scan("CMD:LOGOUT"),
 )

@@ -70,7 +70,9 @@ def perform_action(
         applied = apply_action(tx, order, action, Facts(actor_role=role, reason=reason), actor, data=data)
         if applied.refusal is None:
             benches = tx.repo.bench_ids_with_order(order_id)
-            if action in (Action.HOLD, Action.ABORT):
+            # A held order stays on its bench, which refuses its scans (`order_on_hold`) until it is released
+            # or the next order is opened; an aborted one leaves it.
+            if action is Action.ABORT:
                 for bench_id in benches:
                     bench = tx.repo.bench(bench_id)
                     bench.order_id = None

@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from station.events import Actor, EventType, NewEvent
 from station.orders.lifecycle import Action, Facts
 from station.orders.model import NO_DEADLINE_MS, Order, OrderLine, Role, Status
-from station.orders.transitions import apply_action
+from station.orders.revision import apply_revision, compare
+from station.orders.transitions import Applied, apply_action
 from station.priority.prioritizer import assign
 from station.priority.rules import PrioritySettings
 from station.store import Store, Tx
@@ -26,7 +27,9 @@ from station.store import Store, Tx
 # Order ids as shops write them (`#1001`, `ERP-2026-000123`, a 19-digit Taobao number): printable ASCII
 # without spaces, so that a Code 128 barcode carries them, except ZPL's command characters ^ ~ and \.
 _ID = re.compile(r"^[\x21-\x5b\x5d\x5f-\x7d]{1,64}$")
-ID_RULE = "must be 1-64 printable ASCII characters without spaces (not ^ ~ or \\), e.g. #1001 or ERP-2026-000123"
+ID_RULE = (
+    "must be 1-64 printable ASCII characters without spaces (not ^ ~ or \\, not . or ..), e.g. #1001 or ERP-2026-000123"
+)
 
 
 class AddressIn(BaseModel):
@@ -95,7 +98,7 @@ class OrderIn(BaseModel):
     @field_validator("order_id")
     @classmethod
     def _order_id_shape(cls, value: str) -> str:
-        if not _ID.fullmatch(value):
+        if not _ID.fullmatch(value) or value in (".", ".."):  # a dot segment would vanish from a URL
             raise ValueError(ID_RULE)
         return value
 
@@ -133,8 +136,8 @@ class IntakeResult:
 
     @property
     def ok(self) -> bool:
-        """True unless the document was refused."""
-        return self.result != "refused"
+        """True unless the document was refused (an older version than the one applied is refused too)."""
+        return self.result not in ("refused", "stale")
 
 
 def validation_errors(err: ValidationError) -> list[str]:
@@ -241,14 +244,14 @@ def _not_started(order: Order) -> bool:
 def _update(tx: Tx, existing: Order, incoming: Order, actor: Actor, rules: PrioritySettings) -> IntakeResult:
     if incoming.hub_version == existing.hub_version:
         return IntakeResult("duplicate", existing.order_id, status=existing.status)
-    if incoming.hub_version < existing.hub_version:
-        return IntakeResult("stale", existing.order_id, "stale_version", status=existing.status)
     lines_changed = _line_key(incoming) != _line_key(existing)
     refusal = None
-    if existing.status is Status.CANCELLED:
+    if incoming.hub_version < existing.hub_version:
+        refusal = "stale_version"  # an older version than the one applied: recorded, never applied
+    elif existing.status is Status.CANCELLED:
         refusal = "order_cancelled"
-    elif lines_changed and not _not_started(existing):
-        refusal = "order_in_progress"
+    elif existing.status is Status.HANDED_OVER and (lines_changed or compare(existing, incoming).label_changed):
+        refusal = "order_handed_over"  # the parcel has left with the carrier: too late to change it here
     if refusal is not None:
         env = tx.append(
             NewEvent(
@@ -258,7 +261,8 @@ def _update(tx: Tx, existing: Order, incoming: Order, actor: Actor, rules: Prior
                 {"reason": refusal, "hub_version": incoming.hub_version, "status": existing.status.value},
             )
         )
-        return IntakeResult("refused", existing.order_id, refusal, seq=env["seq"], status=existing.status)
+        outcome: Literal["stale", "refused"] = "stale" if refusal == "stale_version" else "refused"
+        return IntakeResult(outcome, existing.order_id, refusal, seq=env["seq"], status=existing.status)
     incoming.status = existing.status
     incoming.held_from = existing.held_from
     incoming.bench_id = existing.bench_id
@@ -270,10 +274,11 @@ def _update(tx: Tx, existing: Order, incoming: Order, actor: Actor, rules: Prior
     incoming.priority, incoming.priority_rule = existing.priority, existing.priority_rule
     incoming.priority_override = existing.priority_override
     incoming.version = existing.version + 1
-    if not lines_changed:
-        for new, old in zip(incoming.lines, existing.lines, strict=True):
-            new.verified = old.verified
-    else:
+    started = not _not_started(existing) and existing.status is not Status.HANDED_OVER
+    revision = compare(existing, incoming)  # carries the verified counts over into the new lines
+    if lines_changed and not started:
+        for line in incoming.lines:
+            line.verified = 0  # nothing is in a box yet: packing starts again from the new lines
         tx.repo.forget_units(existing.order_id)
     env = tx.append(
         NewEvent(
@@ -288,6 +293,9 @@ def _update(tx: Tx, existing: Order, incoming: Order, actor: Actor, rules: Prior
         )
     )
     assign(tx, incoming, rules, actor)  # notes, amount or VIP level may have changed
+    if started and revision.matters_at_the_bench:
+        seq = apply_revision(tx, existing, incoming, revision, actor)
+        return IntakeResult("updated", existing.order_id, "revised_on_bench", seq=seq, status=incoming.status)
     tx.repo.replace_order(incoming, tx.wall_now_ms())
     return IntakeResult("updated", existing.order_id, seq=env["seq"], status=incoming.status)
 
@@ -300,18 +308,28 @@ def cancel_order(store: Store, order_id: str, reason: str, actor: Actor) -> Inta
             tx.repo.record_pending_cancellation(order_id, reason, actor.id or actor.role, tx.wall_now_ms())
             env = tx.append(NewEvent(EventType.CANCEL_RECORDED, actor, order_id, {"reason_text": reason}))
             return IntakeResult("created", order_id, "cancel_recorded_before_order", seq=env["seq"])
-        benches = tx.repo.bench_ids_with_order(order_id)
-        on_bench = order.status in (Status.PACKING, Status.PACKED, Status.LABELED)
-        data: dict[str, Any] = {"interception": on_bench}
-        if on_bench and benches:
-            data["bench"] = benches[0]
-            data["verified"] = {str(ln.line_no): ln.verified for ln in order.lines if ln.verified}
-        applied = apply_action(tx, order, Action.CANCEL, Facts(actor_role=Role.HUB, reason=reason), actor, data=data)
+        applied = intercept(tx, order, Facts(actor_role=Role.HUB, reason=reason), actor)
         if applied.refusal is not None:
             return IntakeResult("refused", order_id, applied.refusal, seq=applied.seq, status=order.status)
+        return IntakeResult("updated", order_id, seq=applied.seq, status=order.status)
+
+
+def intercept(tx: Tx, order: Order, facts: Facts, actor: Actor) -> Applied:
+    """Cancel `order` in `tx` as the lifecycle decides with `facts` (the hub's, or a supervisor's with a
+    reason). An order on a bench is intercepted there: the status change carries `interception`, the bench and
+    what was verified, so that the bench workflow sounds the `blocked` alarm and shows it at once."""
+    benches = tx.repo.bench_ids_with_order(order.order_id)
+    on_bench = order.status in (Status.PACKING, Status.PACKED, Status.LABELED)
+    data: dict[str, Any] = {"interception": on_bench}
+    if on_bench and benches:
+        data["bench"] = benches[0]
+        data["verified"] = {str(ln.line_no): ln.verified for ln in order.lines if ln.verified}
+    applied = apply_action(tx, order, Action.CANCEL, facts, actor, data=data)
+    if applied.refusal is None:
+        # The bench keeps showing the cancelled order, so that every scan for it until the next order is
+        # refused as `order_cancelled` (not "scan an order first"); the next order's code replaces it.
         for bench_id in benches:
             bench = tx.repo.bench(bench_id)
-            bench.order_id = None
             bench.qty_next = None
             tx.repo.save_bench(bench)
-        return IntakeResult("updated", order_id, seq=applied.seq, status=order.status)
+    return applied

@@ -50,6 +50,7 @@ class Facts:
     label_printed: Evidence = Evidence.NOT_REQUIRED
     waybill_matches: bool = False
     batch_carrier_matches: bool = False
+    put_back_pending: bool = False  # units the revised order no longer wants are still in the box
 
 
 Guard = Callable[[Order, Facts], str | None]
@@ -71,6 +72,10 @@ def _gifts_verified(order: Order, _: Facts) -> str | None:
 def _lines_verified(order: Order, _: Facts) -> str | None:
     main_lines_done = all(ln.verified >= ln.qty for ln in order.lines if not ln.is_gift)
     return None if main_lines_done else "lines_incomplete"
+
+
+def _nothing_to_put_back(_: Order, facts: Facts) -> str | None:
+    return "put_back_pending" if facts.put_back_pending else None
 
 
 def _weight_ok(_: Order, facts: Facts) -> str | None:
@@ -107,8 +112,14 @@ def _release_authority(_: Order, facts: Facts) -> str | None:
     return None if facts.actor_role in (Role.SUPERVISOR, Role.HUB, Role.SYSTEM) else "needs_supervisor"
 
 
-def _hub_only(_: Order, facts: Facts) -> str | None:
-    return None if facts.actor_role in (Role.HUB, Role.SYSTEM) else "hub_only"
+def _cancel_authority(order: Order, facts: Facts) -> str | None:
+    # The hub owns the order and cancels it as it sees fit; a supervisor at the station may too, but must say
+    # why (the reason goes to the hub with the event). A packer never cancels.
+    if facts.actor_role in (Role.HUB, Role.SYSTEM):
+        return None
+    if facts.actor_role is Role.SUPERVISOR:
+        return _reason_given(order, facts)
+    return "hub_only"
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +145,7 @@ TRANSITIONS: dict[Action, Transition] = {
             Action.COMPLETE,
             frozenset({Status.PACKING}),
             Status.PACKED,
-            (_lines_verified, _gifts_verified, _weight_ok, _photo_stored),
+            (_nothing_to_put_back, _lines_verified, _gifts_verified, _weight_ok, _photo_stored),
         ),
         Transition(Action.LABEL, frozenset({Status.PACKED}), Status.LABELED, (_waybill_matches, _label_printed)),
         Transition(Action.HAND_OVER, frozenset({Status.LABELED}), Status.HANDED_OVER, (_batch_carrier_matches,)),
@@ -147,7 +158,7 @@ TRANSITIONS: dict[Action, Transition] = {
         ),
         Transition(Action.HOLD, _ALL_BUT_FINAL - {Status.ON_HOLD}, Status.ON_HOLD, (_reason_given,)),
         Transition(Action.RELEASE, frozenset({Status.ON_HOLD}), None, (_release_authority,)),
-        Transition(Action.CANCEL, _ALL_BUT_FINAL, Status.CANCELLED, (_hub_only,)),
+        Transition(Action.CANCEL, _ALL_BUT_FINAL, Status.CANCELLED, (_cancel_authority,)),
     )
 }
 

@@ -52,6 +52,7 @@ class Feedback(StrEnum):
     BLOCKED = "blocked"
     NEEDS_SUPERVISOR = "needs_supervisor"
     ERROR = "error"
+    ORDER_CHANGED = "order_changed"  # the hub changed the order on the bench: look at the screen before going on
     ATTENTION = "attention"  # an alert wants a supervisor's eye (stack light attention pattern)
     DEVICE_FAULT = "device_fault"  # a device is down: scanner, printer, camera, controller or broker
     DEVICE_OK = "device_ok"  # every device is back: end the device-fault pattern if it is still showing

@@ -41,11 +41,15 @@ def job(db: sqlite_utils.Database, job_id: str) -> PrintJob | None:
 
 
 def latest_shipping_job(db: sqlite_utils.Database, order_id: str) -> PrintJob | None:
-    """The order's newest shipping label job (first print or reprint)."""
+    """The order's newest shipping label job (first print or reprint) that no change of the order voided."""
+    # Jobs at or below the order's newest label void (`station.orders.revision.void_labels`: the order changed
+    # after they were printed) are no longer its labels: not printed for it, not repeated by a reprint.
     return _one(
         db,
-        "SELECT * FROM print_jobs WHERE order_id = ? AND kind IN ('label', 'reprint') ORDER BY job_no DESC LIMIT 1",
-        [order_id],
+        "SELECT * FROM print_jobs WHERE order_id = ? AND kind IN ('label', 'reprint') "
+        "AND job_no > (SELECT coalesce(max(through_job_no), 0) FROM label_voids WHERE order_id = ?) "
+        "ORDER BY job_no DESC LIMIT 1",
+        [order_id, order_id],
     )
 
 
@@ -54,8 +58,10 @@ def last_printed_shipping_job(db: sqlite_utils.Database, order_id: str) -> Print
     return _one(
         db,
         "SELECT * FROM print_jobs WHERE order_id = ? AND kind IN ('label', 'reprint') AND state = 'done' "
-        "AND zpl IS NOT NULL ORDER BY job_no DESC LIMIT 1",
-        [order_id],
+        "AND zpl IS NOT NULL "
+        "AND job_no > (SELECT coalesce(max(through_job_no), 0) FROM label_voids WHERE order_id = ?) "
+        "ORDER BY job_no DESC LIMIT 1",
+        [order_id, order_id],
     )
 
 

@@ -323,6 +323,30 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX order_lines_by_sku ON order_lines(sku);
     CREATE INDEX verified_units_by_unit ON verified_units(unit_key);
     """,
+    # 12: orders the hub changes on the bench (`station.orders.revision`): the units in the box that the new
+    # version no longer wants, to be scanned out; and the printed labels a change voided, so that none of them
+    # is scanned back or handed over
+    """
+    CREATE TABLE put_backs (
+        order_id TEXT NOT NULL REFERENCES orders(order_id) ON DELETE CASCADE,
+        line_no INTEGER NOT NULL,
+        sku TEXT NOT NULL,
+        name TEXT NOT NULL,
+        barcodes TEXT NOT NULL,
+        serialized INTEGER NOT NULL,
+        qty INTEGER NOT NULL CHECK (qty > 0),
+        returned INTEGER NOT NULL DEFAULT 0 CHECK (returned >= 0 AND returned <= qty),
+        PRIMARY KEY (order_id, line_no)
+    );
+    CREATE TABLE label_voids (
+        order_id TEXT NOT NULL,
+        waybill_no TEXT NOT NULL,
+        through_job_no INTEGER NOT NULL,
+        voided_at_ms INTEGER NOT NULL
+    );
+    CREATE INDEX label_voids_by_order ON label_voids(order_id, through_job_no);
+    CREATE INDEX label_voids_by_waybill ON label_voids(waybill_no);
+    """,
 )
 
 

@@ -48,7 +48,7 @@ async def bench_screen(
     return _page("kiosk.html")
 
 
-@router.get("/orders/{order_id}")
+@router.get("/orders/{order_id:order_id}")
 async def order(order_id: Annotated[str, PathParam(min_length=1, max_length=64)]) -> FileResponse:
     """One order: its lines, the packing clip with a marker for every scan, photos, timeline and evidence."""
     return _page("order.html")

@@ -20,7 +20,7 @@ from station.events import Actor, Envelope, EventType, NewEvent
 from station.orders.model import Bench, Feedback, Order, Role, Status
 from station.scan import CodeKind, ReadingCache, ScanRules
 from station.store import Store, Tx
-from station.workflow import commands, evidence, labels, packing, session
+from station.workflow import commands, evidence, labels, notices, packing, session
 from station.workflow.context import BenchContext, BenchDevices
 from station.workflow.outcome import ScanOutcome
 from station.workflow.packing import return_items
@@ -109,12 +109,7 @@ class BenchWorkflow:
             logger.exception("scan at bench %s from %s failed", bench_id, device)
             outcome = self._record_internal_error(bench_id, device, raw)
         if outcome.feedback is not Feedback.NONE:
-            self._answers_given += 1
-            self._last_answers[bench_id] = (self._answers_given, outcome)
-            try:
-                self.indicator.signal(bench_id, outcome.feedback, outcome.message["en"])
-            except Exception:
-                logger.exception("indicator failed at bench %s", bench_id)
+            self._tell(bench_id, outcome)
         return outcome
 
     def last_answer(self, bench_id: str) -> tuple[int, ScanOutcome] | None:
@@ -217,8 +212,19 @@ class BenchWorkflow:
         return ScanOutcome("refused", "unknown", Feedback.ERROR, "internal_error", seq=seq)
 
     def _handle_committed(self, events: list[Envelope]) -> None:
-        """After commit: alarm the bench when the hub cancels an order that is on it (interception)."""
+        """After commit: tell a bench at once when its order changes under it — the hub cancels it
+        (interception), a supervisor or the hub holds it, or the hub revises it — on the stack light, the
+        buzzer and the bench screen."""
         for env in events:
-            data = env["data"]
-            if env["type"] == EventType.STATUS_CHANGED and data.get("to") == "cancelled" and data.get("bench"):
-                self.indicator.signal(str(data["bench"]), Feedback.BLOCKED, f"Order {env['order_id']} CANCELLED")
+            notice = notices.notice_for(env, self.store)
+            if notice is not None:
+                bench_id, outcome = notice
+                self._tell(bench_id, outcome)
+
+    def _tell(self, bench_id: str, outcome: ScanOutcome) -> None:
+        self._answers_given += 1
+        self._last_answers[bench_id] = (self._answers_given, outcome)
+        try:
+            self.indicator.signal(bench_id, outcome.feedback, outcome.message["en"])
+        except Exception:
+            logger.exception("indicator failed at bench %s", bench_id)

@@ -9,6 +9,7 @@ import logging
 
 from station.events import Actor
 from station.orders.lifecycle import Action, Evidence, Facts
+from station.orders.revision import voided_label_order
 from station.workflow import dock
 from station.workflow.outcome import ScanOutcome
 from station.workflow.turn import Turn
@@ -22,6 +23,9 @@ def scan_waybill(turn: Turn) -> ScanOutcome:
     tx, bench = turn.tx, turn.bench
     number = turn.scan.reading.waybill.number
     owner_id = tx.repo.order_id_by_waybill(number)
+    if owner_id is None and (voided_for := voided_label_order(tx, number)) is not None:
+        # A label printed before its order changed: it must not go on (or leave with) any box.
+        return turn.refuse("label_voided", voided_for, waybill_no=number)
     if bench.batch_id is not None:
         return dock.hand_over(turn, owner_id)
     current = turn.bench_order()

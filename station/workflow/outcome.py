@@ -14,6 +14,9 @@ _FEEDBACK: dict[str, Feedback] = {
     "order_on_hold": Feedback.BLOCKED,
     "open_at_other_bench": Feedback.BLOCKED,
     "waybill_mismatch": Feedback.BLOCKED,
+    "label_voided": Feedback.BLOCKED,
+    "unit_not_in_box": Feedback.WRONG_ITEM,
+    "order_changed": Feedback.ORDER_CHANGED,
     "carrier_mismatch": Feedback.BLOCKED,
     "order_not_labeled": Feedback.BLOCKED,
     "needs_supervisor": Feedback.NEEDS_SUPERVISOR,
@@ -68,6 +71,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "label_not_printed": ("面单未打印成功", "Label not confirmed printed"),
     "waybill_mismatch": ("运单不属于此订单，面单贴错！", "Waybill belongs to another order - label swap!"),
     "carrier_mismatch": ("承运商与交接批次不符", "Carrier does not match the batch"),
+    "label_voided": (
+        "此面单已作废（订单已变更），请贴新面单",
+        "This label is VOID (the order changed): use the new label",
+    ),
+    "put_back_pending": ("请先取出订单已删除的商品", "First take out the items the order no longer has"),
+    "unit_not_in_box": ("此件不在本订单箱内", "This unit is not in this order's box"),
+    "order_changed": ("订单已变更，请按屏幕核对", "Order CHANGED - check the screen"),
+    "order_changed_repack": ("订单已变更，须重新核对并换面单", "Order CHANGED - check the box and relabel it"),
     "dock_expects_waybill": ("交接台请扫描运单", "At the dock, scan waybills"),
     "no_open_batch": ("没有打开的交接批次", "No carrier batch open"),
     "batch_already_open": ("已有打开的交接批次", "A carrier batch is already open"),
@@ -86,6 +97,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "order_opened": ("开始打包", "Order opened"),
     "order_resumed": ("继续打包", "Order resumed"),
     "item_verified": ("商品已核对", "Item verified"),
+    "item_put_back": ("已取出，请放回货架", "Taken out: put it back on the shelf"),
     "order_packed": ("打包完成，请贴面单", "Packed; apply the label"),
     "order_labeled": ("面单已核对", "Label verified"),
     "handed_over": ("已交接", "Handed over"),
@@ -121,7 +133,7 @@ def message(key: str) -> dict[str, str]:
 class ScanOutcome:
     """The answer to one scan (docs/orders.md, "The scan answer")."""
 
-    outcome: str  # "accepted" | "refused" | "ignored"
+    outcome: str  # "accepted" | "refused" | "ignored" | "notice" (no scan: the order changed on the bench)
     kind: str
     feedback: Feedback
     reason: str | None = None

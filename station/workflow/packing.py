@@ -13,8 +13,9 @@ from typing import Any
 from station.events import Actor, EventType, NewEvent
 from station.orders.lifecycle import Action, Evidence, Facts, decide
 from station.orders.model import Feedback, Order, Role, Status
+from station.orders.revision import outstanding_put_backs
 from station.store import Tx
-from station.workflow import evidence
+from station.workflow import evidence, put_back
 from station.workflow.items import match_line
 from station.workflow.outcome import ScanOutcome
 from station.workflow.turn import MAX_CODE_IN_EVENT, Turn
@@ -79,6 +80,9 @@ def verify_item(turn: Turn) -> ScanOutcome:
             order.status, "order_not_packing"
         )
         return turn.refuse(reason, order.order_id)
+    put_backs = outstanding_put_backs(tx.repo.db, order.order_id)
+    if put_backs and (taken := put_back.scan_out(turn, order, item, put_backs)) is not None:
+        return taken
     match = match_line(order, item)
     if match is None:
         expected = [ln.sku for ln in order.lines if ln.remaining > 0]
@@ -138,7 +142,8 @@ def complete(turn: Turn, order: Order, *, auto: bool, waiver: evidence.Waiver | 
     if found is None:
         found = evidence.not_gathered(turn.devices(), order)
     actor = turn.actor
-    facts = Facts(actor_role=turn.role, weight=found.weight, photo=found.photo)
+    pending = bool(outstanding_put_backs(turn.tx.repo.db, order.order_id))
+    facts = Facts(actor_role=turn.role, weight=found.weight, photo=found.photo, put_back_pending=pending)
     if found.weight_g is not None:
         order.measured_weight_g = found.weight_g
     if found.photo_ref is not None:
@@ -147,7 +152,7 @@ def complete(turn: Turn, order: Order, *, auto: bool, waiver: evidence.Waiver | 
     if waiver is not None and found.photo is Evidence.MISSING:
         # The supervisor answers for the box: they are the actor, and the waiver is in the event.
         actor = waiver.supervisor
-        facts = Facts(actor_role=Role.SUPERVISOR, weight=found.weight, photo=Evidence.WAIVED)
+        facts = Facts(actor_role=Role.SUPERVISOR, weight=found.weight, photo=Evidence.WAIVED, put_back_pending=pending)
         data |= {"photo_waived_by": waiver.supervisor.id, "waiver_reason": waiver.reason}
     if auto:
         # A failed auto-complete is not a packer error: record nothing, report what is awaited.
@@ -185,6 +190,7 @@ def abort(turn: Turn, order: Order, reason: str) -> ScanOutcome:
 
 def return_items(tx: Tx, order: Order, actor: Actor, returned: dict[int, int]) -> None:
     """Record that an order's verified items went back (abort), and reset its counts."""
+    tx.repo.db.execute("DELETE FROM put_backs WHERE order_id = ?", [order.order_id])  # the whole box is emptied
     for line in order.lines:
         line.verified = 0
     order.version += 1

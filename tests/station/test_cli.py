@@ -147,8 +147,9 @@ def test_demo_script_stops_every_planted_mistake(data: Path, capsys: pytest.Capt
     assert expected.pop("bounce") == 1
     for reason, n in expected.items():
         assert f"{n} × {reason}" in out
-    assert sum(expected.values()) == 8
-    for mistake in ("wrong_item", "over_quantity", "order_cancelled", "gift_missing", "waybill_mismatch"):
+    assert sum(expected.values()) == 9
+    planted = ("wrong_item", "over_quantity", "order_cancelled", "gift_missing", "waybill_mismatch", "put_back_pending")
+    for mistake in planted:
         assert mistake in expected
 
 

@@ -3,7 +3,7 @@
 from typing import Any
 
 import pytest
-from benchkit import HUB, Bench, order_doc
+from benchkit import FOOD, HUB, Bench, order_doc
 
 from station.events import EventType
 from station.orders.intake import cancel_order, intake_order
@@ -61,8 +61,11 @@ def test_idempotent_on_order_and_version(store: Store) -> None:
     assert intake_order(store, order_doc(), HUB).result == "created"
     before = store.last_seq()
     assert intake_order(store, order_doc(), HUB).result == "duplicate"
-    assert intake_order(store, order_doc(version=2), HUB).result == "stale"
-    assert store.last_seq() == before  # replays write nothing
+    assert store.last_seq() == before  # a replay writes nothing
+    stale = intake_order(store, order_doc(version=2, notes="older"), HUB)
+    assert (stale.result, stale.reason, stale.ok) == ("stale", "stale_version", False)
+    refusal = store.events_from(before + 1)
+    assert [(e["type"], e["data"]["reason"]) for e in refusal] == [("order.refused", "stale_version")]
     updated = intake_order(store, order_doc(version=4, notes="改地址"), HUB)
     assert updated.result == "updated"
     with store.reading() as repo:
@@ -72,12 +75,17 @@ def test_idempotent_on_order_and_version(store: Store) -> None:
     assert order.document["notes"] == "改地址"
 
 
-def test_started_order_keeps_its_lines(bench: Bench) -> None:
+def test_started_order_is_revised_on_the_bench_not_refused(bench: Bench) -> None:
     bench.login_and_open()
+    assert bench.scan(FOOD).accepted
     doc = order_doc(version=4)
     doc["lines"][2]["qty"] = 5
     result = intake_order(bench.store, doc, HUB)
-    assert (result.result, result.reason) == ("refused", "order_in_progress")
+    assert (result.result, result.reason, result.status) == ("updated", "revised_on_bench", Status.PACKING)
+    with bench.store.reading() as repo:
+        order = repo.order("SO20260205-8821")
+    assert order is not None
+    assert [(ln.qty, ln.verified) for ln in order.lines][2] == (5, 1)  # what was in the box still counts
     header_only = intake_order(bench.store, order_doc(version=5, notes="header change"), HUB)
     assert header_only.result == "updated"
     assert header_only.status is Status.PACKING

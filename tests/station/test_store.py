@@ -21,8 +21,10 @@ _PRINT_ALERTS_TABLE = (
     "CREATE TABLE print_alerts (alert TEXT NOT NULL, subject TEXT NOT NULL, order_id TEXT, "
     "raised_seq INTEGER NOT NULL, PRIMARY KEY (alert, subject));"
 )
-# Undoes migration 11 (the order-number indexes), so that a test can put a file back to an older schema.
+# Undoes migrations 11 (the order-number indexes) and 12 (put-backs, label voids), so that a test can put a
+# file back to an older schema.
 _WITHOUT_ORDER_NUMBERS = (
+    "DROP TABLE put_backs; DROP TABLE label_voids;"
     "DROP INDEX orders_by_channel_order_no; DROP INDEX order_lines_by_sku; DROP INDEX verified_units_by_unit;"
     "ALTER TABLE orders DROP COLUMN channel_order_no;"
 )

@@ -269,9 +269,12 @@ def test_cancelled_on_the_bench_is_intercepted(bench: Bench) -> None:
     change = _events(bench, EventType.STATUS_CHANGED)[-1]
     assert change["data"]["interception"] is True
     assert change["data"]["bench"] == "B01"
-    # the packer keeps scanning: refused loudly
+    # the bench screen says so at once, and the packer who keeps scanning is refused loudly
+    notice = bench.workflow.last_answer("B01")
+    assert notice is not None
+    assert (notice[1].outcome, notice[1].reason, notice[1].feedback) == ("notice", "order_cancelled", Feedback.BLOCKED)
     out = bench.scan(GIFT)
-    assert out.reason == "no_open_order"
+    assert (out.reason, out.feedback) == ("order_cancelled", Feedback.BLOCKED)
     again = bench.scan("SO20260205-8821")
     assert (again.reason, again.feedback) == ("order_cancelled", Feedback.BLOCKED)
 

@@ -1,7 +1,9 @@
 """Property test: no sequence of scans, commands and hub actions breaks the lifecycle's promises.
 
-- nothing reaches packed/labeled/handed_over with an unverified line;
-- nothing reaches labeled without a scan of that order's own waybill;
+- nothing reaches packed/labeled/handed_over with an unverified line, or with a unit the hub removed still in
+  the box, whatever the hub changed on the way;
+- nothing reaches labeled without a scan of that order's own waybill, made after the last change that voided
+  its labels;
 - every recorded status change is a move the lifecycle table allows; handed_over and cancelled are final;
 - seq is gapless and the hash chain verifies.
 """
@@ -21,6 +23,7 @@ from station.orders.intake import cancel_order, intake_order
 from station.orders.lifecycle import TRANSITIONS, Action
 from station.orders.model import Role, Status
 from station.orders.operators import add_operator
+from station.orders.revision import outstanding_put_backs
 from station.scan import ScanRules
 from station.store import Store
 from station.workflow import BenchWorkflow, WorkflowSettings
@@ -57,6 +60,9 @@ CODES = st.sampled_from(
         "6901234567809",
         "FOOD-2KG-BAG",
         "6920000000005",
+        "6901234567816",  # line 4, which the hub adds and removes
+        "SF1234567890011",  # the waybills the hub changes the orders to
+        "SF1234567890012",
         "CMD:COMPLETE",
         "CMD:ABORT:test",
         "CMD:HOLD:test",
@@ -90,6 +96,7 @@ class BenchMachine(RuleBasedStateMachine):
         for order_id, waybill in ORDERS.items():
             intake_order(self.store, order_doc(order_id=order_id, waybill_no=waybill, version=1, lines=_lines()), HUB)
         self.hub_version = 1
+        self.waybills = dict(ORDERS)
 
     def teardown(self) -> None:
         self.store.close()
@@ -134,13 +141,45 @@ class BenchMachine(RuleBasedStateMachine):
     def supervisor_acts(self, order_id: str, action: Action) -> None:
         perform_action(self.store, order_id, action, SUPERVISOR, reason="prop")
 
-    @rule(order_id=st.sampled_from(list(ORDERS)), qty=st.integers(1, 3))
-    def hub_changes_lines(self, order_id: str, qty: int) -> None:
+    @rule(
+        order_id=st.sampled_from(list(ORDERS)),
+        qty=st.integers(1, 3),
+        drop_food=st.booleans(),
+        add_line=st.booleans(),
+        new_waybill=st.booleans(),
+        moved=st.booleans(),
+    )
+    def hub_changes_the_order(
+        self, order_id: str, qty: int, drop_food: bool, add_line: bool, new_waybill: bool, moved: bool
+    ) -> None:
+        """The hub sends a new version: quantities, a line removed or added, a new waybill, a new address."""
         self.hub_version += 1
         lines = _lines()
         lines[2]["qty"] = qty
-        doc = order_doc(order_id=order_id, waybill_no=ORDERS[order_id], version=self.hub_version, lines=lines)
-        intake_order(self.store, doc, HUB)
+        if drop_food:
+            del lines[2]
+        if add_line:
+            lines.append({"line_no": 4, "sku": "BOWL", "name": "b", "barcodes": ["6901234567816"], "qty": 1})
+        if new_waybill:
+            self.waybills[order_id] = "SF123456789001" + order_id[-1]
+        customer = {
+            "name": "张三",
+            "address": {"province": "浙江省", "city": "杭州市", "street": "新地址" if moved else "旧"},
+        }
+        doc = order_doc(
+            order_id=order_id,
+            waybill_no=self.waybills[order_id],
+            version=self.hub_version,
+            lines=lines,
+            customer=customer,
+        )
+        result = intake_order(self.store, doc, HUB)
+        if not result.ok:
+            with self.store.reading() as repo:
+                order = repo.order(order_id)
+            assert order is not None
+            self.waybills[order_id] = order.waybill_no or ""  # refused (cancelled, handed over): nothing changed
+        event(f"hub update: {result.result} {result.reason}")
 
     @rule(seconds=st.sampled_from([1, 30, 120, 1000]))
     def time_passes(self, seconds: int) -> None:
@@ -150,20 +189,23 @@ class BenchMachine(RuleBasedStateMachine):
     @invariant()
     def orders_keep_their_promises(self) -> None:
         with self.store.reading() as repo:
-            for order_id, waybill in ORDERS.items():
+            for order_id in ORDERS:
                 order = repo.order(order_id)
                 assert order is not None
                 effective = order.held_from if order.status is Status.ON_HOLD else order.status
                 if effective in (Status.PACKED, Status.LABELED, Status.HANDED_OVER):
                     assert order.all_verified, (order_id, order.status, [ln.verified for ln in order.lines])
+                    assert order.lines == [ln for ln in order.lines if ln.verified == ln.qty]
+                    assert not outstanding_put_backs(repo.db, order_id), order_id
                 if effective in (Status.LABELED, Status.HANDED_OVER):
+                    timeline = self.store.events_for_order(order_id)
                     labels = [
-                        e
-                        for e in self.store.events_for_order(order_id)
-                        if e["type"] == EventType.STATUS_CHANGED and e["data"]["action"] == "label"
+                        e for e in timeline if e["type"] == EventType.STATUS_CHANGED and e["data"]["action"] == "label"
                     ]
+                    voids = [e["seq"] for e in timeline if e["type"] == "order.revised" and e["data"]["label_voided"]]
                     assert labels, order_id
-                    assert labels[-1]["data"]["waybill_no"] == waybill
+                    assert labels[-1]["data"]["waybill_no"] == self.waybills[order_id] == order.waybill_no
+                    assert not voids or labels[-1]["seq"] > voids[-1], (order_id, labels[-1]["seq"], voids)
 
     @invariant()
     def log_is_sound(self) -> None:

@@ -12,13 +12,49 @@ const TEXT = {
     password: "Password",
     login_failed: "Wrong user name or password.",
     too_many_attempts: "Too many attempts. Try again later.",
-    open_order: "Open an order",
-    order_id_placeholder: "Order number, e.g. SO20260205-8821",
-    open: "Open",
     alerts: "Alerts",
     no_alerts: "No alerts.",
-    queue: "Queue (pending)",
-    queue_empty: "Nothing is waiting.",
+    queue: "Queue",
+    queue_empty: "No order in this status.",
+    search: "Find an order",
+    search_placeholder: "Order, channel order, waybill, SKU or serial number",
+    find: "Find",
+    results: "Found",
+    no_results: "No order has this number.",
+    found_by: "Found by",
+    received: "Received",
+    more: "More",
+    by_order_id: "order number",
+    by_channel_order_no: "channel order number",
+    by_waybill_no: "waybill",
+    by_sku: "SKU",
+    by_unit: "unit / serial",
+    status_pending: "Pending",
+    status_packing: "Packing",
+    status_packed: "Packed",
+    status_labeled: "Labeled",
+    status_handed_over: "Handed over",
+    status_on_hold: "On hold",
+    status_cancelled: "Cancelled",
+    actions: "Actions",
+    hold: "Hold",
+    release: "Release",
+    cancel: "Cancel order",
+    reprint: "Reprint label",
+    title_hold: "Hold this order",
+    title_release: "Release this order",
+    title_cancel: "Cancel this order",
+    title_reprint: "Reprint the shipping label",
+    reason_needed: "Reason (required)",
+    reason_optional: "Reason (optional)",
+    confirm: "Confirm",
+    back: "Back",
+    done_hold: "The order is on hold.",
+    done_release: "The order is released.",
+    done_cancel: "The order is cancelled.",
+    done_reprint: "The label is queued to print again.",
+    conflict: "Someone else changed this order meanwhile. It has been reloaded: check it and try again.",
+    reason_required: "A reason is required",
     order: "Order",
     level: "Level",
     deadline: "Deadline",
@@ -60,6 +96,14 @@ const TEXT = {
     scan_order: "Scan an order",
     needs_token: "This screen needs its bench token: open /bench/<bench>#token=<the bench token> once on this computer.",
     offline: "No answer from the station — retrying…",
+    changes: "What changed",
+    change_added: "New line: scan it in",
+    change_removed: "Line removed",
+    change_qty: "Quantity changed",
+    change_address: "The address changed: the box needs a new label",
+    change_carrier: "The carrier changed: the box needs a new label",
+    change_waybill: "The waybill changed: the old label is void",
+    put_back: "Take out of the box and put back on the shelf",
   },
   "zh-CN": {
     title_dashboard: "打包工作站 — 主管",
@@ -72,13 +116,49 @@ const TEXT = {
     password: "密码",
     login_failed: "用户名或密码错误。",
     too_many_attempts: "尝试次数过多，请稍后再试。",
-    open_order: "打开订单",
-    order_id_placeholder: "订单号，例如 SO20260205-8821",
-    open: "打开",
     alerts: "告警",
     no_alerts: "没有告警。",
-    queue: "待打包队列",
-    queue_empty: "没有等待的订单。",
+    queue: "队列",
+    queue_empty: "没有此状态的订单。",
+    search: "查找订单",
+    search_placeholder: "订单号、平台订单号、运单号、SKU 或序列号",
+    find: "查找",
+    results: "查找结果",
+    no_results: "没有订单使用此号码。",
+    found_by: "匹配",
+    received: "接单时间",
+    more: "更多",
+    by_order_id: "订单号",
+    by_channel_order_no: "平台订单号",
+    by_waybill_no: "运单号",
+    by_sku: "SKU",
+    by_unit: "单品码 / 序列号",
+    status_pending: "待打包",
+    status_packing: "打包中",
+    status_packed: "已打包",
+    status_labeled: "已打单",
+    status_handed_over: "已揽收",
+    status_on_hold: "已挂起",
+    status_cancelled: "已取消",
+    actions: "操作",
+    hold: "挂起",
+    release: "解除挂起",
+    cancel: "取消订单",
+    reprint: "补打面单",
+    title_hold: "挂起此订单",
+    title_release: "解除挂起此订单",
+    title_cancel: "取消此订单",
+    title_reprint: "补打快递面单",
+    reason_needed: "原因（必填）",
+    reason_optional: "原因（选填）",
+    confirm: "确定",
+    back: "返回",
+    done_hold: "订单已挂起。",
+    done_release: "订单已解除挂起。",
+    done_cancel: "订单已取消。",
+    done_reprint: "面单已重新排队打印。",
+    conflict: "订单已被他人修改，已重新加载，请核对后再操作。",
+    reason_required: "需要原因",
     order: "订单",
     level: "级别",
     deadline: "截止时间",
@@ -120,6 +200,14 @@ const TEXT = {
     scan_order: "请扫描订单",
     needs_token: "此屏幕需要工位令牌：在本机打开一次 /bench/<工位>#token=<工位令牌>。",
     offline: "工作站无响应，正在重试…",
+    changes: "订单变更内容",
+    change_added: "新增商品：请扫描装箱",
+    change_removed: "商品已删除",
+    change_qty: "数量已变更",
+    change_address: "收件地址已变更：须换新面单",
+    change_carrier: "承运商已变更：须换新面单",
+    change_waybill: "运单号已变更：旧面单作废",
+    put_back: "请从箱中取出并放回货架",
   },
 };
 
@@ -160,16 +248,31 @@ export function setUpHeader(rerender) {
   translate();
 }
 
+export const STATUSES = ["pending", "packing", "packed", "labeled", "handed_over", "on_hold", "cancelled"];
+
 export class ApiError extends Error {
   constructor(status, problem) {
     super(problem.detail || problem.title || String(status));
     this.status = status;
     this.code = problem.code;
+    this.errors = problem.errors || [];
   }
+}
+
+/** `api` that also hands back the answer's ETag (the order version an action must name in If-Match). */
+export async function apiWithTag(path, options = {}) {
+  const response = await call(path, options);
+  return { body: await response.json(), etag: response.headers.get("ETag") };
 }
 
 /** Call the API with the session cookie; a missing or expired session goes to the login page. */
 export async function api(path, options = {}) {
+  const response = await call(path, options);
+  return response.status === 204 ? null : response.json();
+}
+
+// The request itself: a 401 goes to the login page, any other refusal becomes an ApiError with its problem.
+async function call(path, options) {
   const headers = { "Accept-Language": language(), ...(options.headers || {}) };
   const response = await fetch(path, { credentials: "same-origin", ...options, headers });
   if (response.status === 401) {
@@ -185,7 +288,7 @@ export async function api(path, options = {}) {
     }
     throw new ApiError(response.status, problem);
   }
-  return response.status === 204 ? null : response.json();
+  return response;
 }
 
 /** A new element with text and attributes (text is set as text, never as HTML). */

@@ -39,6 +39,38 @@ function render() {
       return row;
     }),
   );
+  renderPutBack(screen.put_back ?? []);
+  renderChanges(screen.last?.outcome === "notice" ? screen.last.detail : null);
+}
+
+// Units the changed order no longer wants, still in the box: each is scanned out, one by one.
+function renderPutBack(rows) {
+  const section = document.getElementById("put-back");
+  section.hidden = rows.length === 0;
+  section.querySelector("tbody").replaceChildren(
+    ...rows.map((p) => {
+      const row = el("tr");
+      row.append(el("td", p.name), el("td", p.sku, { class: "muted" }));
+      row.append(el("td", `${p.returned} / ${p.qty}`, { class: "count" }));
+      return row;
+    }),
+  );
+}
+
+// The difference the hub sent, shown with the notice until the next answer replaces it.
+function renderChanges(detail) {
+  const section = document.getElementById("changes");
+  const items = [];
+  if (detail) {
+    for (const a of detail.added ?? []) items.push(`${t("change_added")}: ${a.name} (${a.sku}) × ${a.qty}`);
+    for (const r of detail.removed ?? []) items.push(`${t("change_removed")}: ${r.name} (${r.sku})`);
+    for (const q of detail.qty_changed ?? []) items.push(`${t("change_qty")}: ${q.sku} ${q.from} → ${q.to}`);
+    if (detail.address_changed) items.push(t("change_address"));
+    if (detail.carrier_changed) items.push(t("change_carrier"));
+    if (detail.waybill_changed) items.push(t("change_waybill"));
+  }
+  section.hidden = items.length === 0;
+  section.querySelector("ul").replaceChildren(...items.map((text) => el("li", text)));
 }
 
 async function poll() {

@@ -7,10 +7,15 @@ import time
 from apikit import ORDER, Api
 
 from station.api.queue_watch import ChangeSignal
+from station.events import Actor
+from station.orders.intake import intake_order
+
+HUB = Actor(role="hub", id="hub-test")
 
 
-def _scan(api: Api, code: str) -> None:
-    response = api.client.post("/api/v1/benches/B01/scans", json={"code": code}, headers=api.headers("bench"))
+def _scan(api: Api, code: str, device: str = "api") -> None:
+    body = {"code": code, "device": device}
+    response = api.client.post("/api/v1/benches/B01/scans", json=body, headers=api.headers("bench"))
     assert response.status_code == 200, response.text
 
 
@@ -18,7 +23,14 @@ def test_the_screen_follows_the_bench(api: Api) -> None:
     url = "/api/v1/benches/B01/screen"
     empty = api.client.get(url, headers=api.headers("bench"))
     assert empty.status_code == 200
-    assert empty.json() == {"bench_id": "B01", "operator": None, "order": None, "answer_no": 0, "last": None}
+    assert empty.json() == {
+        "bench_id": "B01",
+        "operator": None,
+        "order": None,
+        "answer_no": 0,
+        "last": None,
+        "put_back": [],
+    }
     etag = empty.headers["etag"]
     unchanged = api.client.get(url, headers=api.headers("bench", **{"If-None-Match": etag}))
     assert unchanged.status_code == 304
@@ -39,6 +51,24 @@ def test_the_screen_follows_the_bench(api: Api) -> None:
     assert screen.headers["etag"] != etag
     supervisor = api.client.get(url, headers=api.headers("supervisor"))
     assert supervisor.json() == body
+
+
+def test_an_order_changed_on_the_bench_shows_what_changed_and_what_to_put_back(api: Api) -> None:
+    _scan(api, "OP-001")
+    _scan(api, str(ORDER["order_id"]))
+    _scan(api, "CMD:QTY:2")
+    _scan(api, "FOOD-2KG-BAG")  # both bags in the box: packed
+    fewer = dict(ORDER, version=4, lines=[dict(ORDER["lines"][0], qty=1)])  # type: ignore[call-overload]
+    assert intake_order(api.station.store, fewer, HUB).reason == "revised_on_bench"
+    body = api.client.get("/api/v1/benches/B01/screen", headers=api.headers("bench")).json()
+    assert (body["last"]["outcome"], body["last"]["feedback"]) == ("notice", "order_changed")
+    assert body["last"]["message"]["en"] == "Order CHANGED - check the box and relabel it"
+    assert body["last"]["detail"]["qty_changed"] == [{"line_no": 1, "sku": "FOOD", "from": 2, "to": 1}]
+    assert body["order"]["status"] == "packing"
+    assert body["put_back"] == [{"line_no": 1, "sku": "FOOD", "name": "猫粮", "qty": 1, "returned": 0}]
+    _scan(api, "FOOD-2KG-BAG", device="scanner-2")  # one bag out (another scanner: not a double read)
+    after = api.client.get("/api/v1/benches/B01/screen", headers=api.headers("bench")).json()
+    assert (after["put_back"], after["order"]["status"]) == ([], "packed")
 
 
 def test_a_bench_token_reads_its_own_screen_only(api: Api) -> None:
