@@ -40,7 +40,7 @@ function render() {
     }),
   );
   renderPutBack(screen.put_back ?? []);
-  renderChanges(screen.last?.outcome === "notice" ? screen.last.detail : null);
+  renderChanges(screen.last?.outcome === "notice" ? screen.last : null);
 }
 
 // Units the changed order no longer wants, still in the box: each is scanned out, one by one.
@@ -57,10 +57,13 @@ function renderPutBack(rows) {
   );
 }
 
-// The difference the hub sent, shown with the notice until the next answer replaces it.
-function renderChanges(detail) {
+// The difference the hub sent, shown with the notice until the next answer replaces it. It names the order: a
+// labelled box the bench has moved on from can be the one that changed.
+function renderChanges(notice) {
   const section = document.getElementById("changes");
+  const detail = notice?.detail;
   const items = [];
+  section.querySelector("h3").textContent = notice ? `${t("changes")}: ${notice.order_id}` : t("changes");
   if (detail) {
     for (const a of detail.added ?? []) items.push(`${t("change_added")}: ${a.name} (${a.sku}) × ${a.qty}`);
     for (const r of detail.removed ?? []) items.push(`${t("change_removed")}: ${r.name} (${r.sku})`);
