@@ -117,7 +117,14 @@ def printer_font_renderer(printer_font: str = DEFAULT_PRINTER_FONT) -> TextRende
 
         size, lines, truncated = fit_text(text, spec.size, spec.width, spec.lines, measure_at)
         if truncated:
-            logger.warning("text cut to fit %d line(s) of %d dots: %r", spec.lines, spec.width, text)
+            # The text is a recipient's name or address: its length goes to the log, never the text itself.
+            logger.warning(
+                "text %s (%d characters) cut to fit %d line(s) of %d dots",
+                spec.source if not spec.literal else "literal",
+                len(text),
+                spec.lines,
+                spec.width,
+            )
         gap = line_height(size) - size
         # ^FB wraps only at spaces, so the station breaks the lines itself and joins them with \& (new line).
         body = _FB_NEWLINE.join(lines)

@@ -218,7 +218,8 @@ def render_text_rows(
     used_size, lines, truncated = fit_text(text, size, width, max_lines, lambda s: load_font(font_path, s).getlength)
     font = load_font(font_path, used_size)
     if truncated:
-        logger.warning("text cut to fit %d line(s) of %d dots: %r", max_lines, width, text)
+        # The text is a recipient's name or address: its length goes to the log, never the text itself.
+        logger.warning("text of %d characters cut to fit %d line(s) of %d dots", len(text), max_lines, width)
     bytes_per_row = (width + 7) // 8
     pitch = line_height(used_size)
     image = Image.new("1", (bytes_per_row * 8, max(len(lines), 1) * pitch), 0)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from station.events import Actor, EventType, NewEvent
 from station.orders.lifecycle import Action, Facts
 from station.orders.model import NO_DEADLINE_MS, Order, OrderLine, Role, Status
+from station.orders.names import checked_text
 from station.orders.revision import apply_revision, compare
 from station.orders.transitions import Applied, apply_action
 from station.priority.prioritizer import assign
@@ -40,6 +41,8 @@ class AddressIn(BaseModel):
     district: str = Field("", max_length=64)
     street: str = Field(max_length=256)
 
+    _plain = field_validator("province", "city", "district", "street")(checked_text)
+
 
 class CustomerIn(BaseModel):
     """The customer, as far as packing and priority need it."""
@@ -48,6 +51,11 @@ class CustomerIn(BaseModel):
     name: str = Field(max_length=128)
     phone: str | None = Field(None, max_length=32)
     address: AddressIn | None = None
+
+    @field_validator("name", "phone")
+    @classmethod
+    def _plain(cls, value: str | None) -> str | None:
+        return None if value is None else checked_text(value)
 
 
 class LineIn(BaseModel):
@@ -62,6 +70,8 @@ class LineIn(BaseModel):
     qty: int = Field(ge=1, le=9999)
     serialized: bool = False
     gift_for: int | None = Field(None, ge=1)
+
+    _plain_name = field_validator("name")(checked_text)
 
     @field_validator("barcodes")
     @classmethod

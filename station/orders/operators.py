@@ -2,6 +2,7 @@
 
 from station.events import Actor, EventType, NewEvent
 from station.orders.model import Operator, Role
+from station.orders.names import text_problem
 from station.store import Store
 
 
@@ -11,6 +12,8 @@ def add_operator(store: Store, badge: str, name: str, role: Role, actor: Actor) 
         raise ValueError(f"an operator is a packer or a supervisor, not {role}")
     if not badge or not badge.isprintable() or len(badge) > 64:
         raise ValueError("a badge code is 1-64 printable characters")
+    if (problem := text_problem(name)) is not None:
+        raise ValueError(f"an operator's name must be plain text: {problem}")
     operator = Operator(badge, name, role)
     with store.transaction() as tx:
         tx.repo.upsert_operator(operator)

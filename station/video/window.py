@@ -31,18 +31,25 @@ def _marker_label(event: Envelope) -> str:
 
 
 def clip_window(events: Sequence[Envelope], pre_roll_s: float, post_roll_s: float) -> ClipWindow | None:
-    """The clip window of an order from its timeline: [first scan − pre-roll, label scan + post-roll].
+    """The clip window of an order from its timeline: [its opening at a bench − pre-roll, label scan + post-roll].
 
-    The first scan is the first event made at a bench (actor with a bench); the end is the last label scan
-    (status to ``labeled``), or the order's last bench event when it has none yet (a clip on demand).
+    The start is the order's first opening at a bench (its status changed to ``packing`` by a bench actor): a
+    scan of the order refused before that (another order was open) shows the other order being packed, not
+    this one. With no opening yet (a clip on demand of an order only ever refused), the first event made at a
+    bench. The end is the last label scan (status to ``labeled``), or the order's last bench event when it has
+    none yet. Markers are the events from the start on.
     """
     at_bench = [e for e in events if (e.get("actor") or {}).get("bench")]
     if not at_bench:
         return None
-    first = _event_ms(at_bench[0])
+    openings = [e for e in at_bench if e["type"] == EventType.STATUS_CHANGED and e["data"].get("to") == "packing"]
+    start = openings[0] if openings else at_bench[0]
+    first = _event_ms(start)
     labeled = [
         e for e in events if e["type"] == EventType.STATUS_CHANGED and (e.get("data") or {}).get("to") == "labeled"
     ]
     last = _event_ms(labeled[-1]) if labeled else _event_ms(at_bench[-1])
-    markers = tuple((_event_ms(e), _marker_label(e)) for e in events if e["type"] not in _NOT_MARKERS)
+    markers = tuple(
+        (_event_ms(e), _marker_label(e)) for e in events if e["type"] not in _NOT_MARKERS and e["seq"] >= start["seq"]
+    )
     return ClipWindow(first - round(pre_roll_s * 1000), last + round(post_roll_s * 1000), markers)

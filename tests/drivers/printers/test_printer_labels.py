@@ -235,3 +235,12 @@ def test_wrap_keeps_latin_runs_whole_and_marks_cuts() -> None:
     lines, cut = wrap_text("一二三四五六七八九十", 40, 2, measure)
     assert cut
     assert lines == ["一二三四", "五六七…"]
+
+
+@pytest.mark.parametrize("cjk", ["raster", "ci28"])
+def test_an_address_cut_to_fit_is_not_written_to_the_log(cjk: str, caplog: pytest.LogCaptureFixture) -> None:
+    street = "文三路 90 号 浙江大学玉泉校区 东门对面 华星科技大厦 B 座 1801 室 前台代收" * 3
+    render_label(sample_data(street=street, recipient_name="欧阳娜娜"), cjk=cjk)  # type: ignore[arg-type]
+    assert "cut to fit" in caplog.text  # the cut is reported...
+    assert "文三路" not in caplog.text  # ...without the customer's address
+    assert "欧阳" not in caplog.text
