@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from cloud_sync.doctor import check_broker, outbox_summary
+from drivers.urls import redact_text, redact_url
 from station.clock import MAX_EVENT_CLOCK_LEAD_MS, SyncState
 from station.config import Settings
 from station.store import Store, StoreError
@@ -33,15 +34,16 @@ class Finding:
 
 
 def _device_present(url: str) -> tuple[bool, str]:
-    """Whether a configured device's node exists (sim:// devices always do)."""
+    """Whether a configured device's node exists (sim:// devices always do); the text shows the URL redacted."""
     parts = urlsplit(url)
-    if parts.scheme in ("sim", "tcp", "rtsp", "socket"):
-        return True, url
+    shown = redact_url(url)  # the report is pasted into tickets and chats: never with a camera's password
+    if parts.scheme in ("sim", "tcp", "rtsp", "rtsps", "socket"):
+        return True, shown
     path = parts.path if parts.scheme else url
     if parts.scheme == "evdev" and ":" in parts.netloc:
-        return True, f"{url} (by vendor:product; found when plugged)"
+        return True, f"{shown} (by vendor:product; found when plugged)"
     matches = glob.glob(path)
-    return (bool(matches), f"{url} → {matches[0]}" if matches else f"{url}: no such device")
+    return (bool(matches), f"{shown} → {matches[0]}" if matches else f"{shown}: no such device")
 
 
 def _store_findings(store: Store, path: Path, clock_synced: bool) -> list[Finding]:
@@ -137,7 +139,8 @@ def diagnose(settings: Settings, *, broker_timeout_s: float = 5.0) -> list[Findi
             if report["reachable"]
             else f"{report['broker']}: NOT reachable ({report['error']}); events wait in the outbox"
         )
-        found.append(Finding("broker", bool(report["reachable"]), text))
+        # A broker written as a URL with credentials, or an error quoting one, must not reach the report.
+        found.append(Finding("broker", bool(report["reachable"]), redact_text(text)))
     else:
         found.append(Finding("broker", True, "sync off (no [sync] broker configured); events wait in the outbox"))
     found.append(Finding("user", True, f"running as uid {os.getuid()}"))

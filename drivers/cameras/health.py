@@ -31,6 +31,7 @@ import numpy.typing as npt
 
 from drivers.cameras.frames import Image
 from drivers.cameras.sources.base import SourceStatus
+from drivers.urls import redact_text, redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -88,21 +89,22 @@ class CameraHealth:
         return not self.alerts
 
     def as_dict(self) -> dict[str, object]:
-        """A JSON-ready dict; ``alerts`` as a sorted list of codes."""
+        """A JSON-ready dict; ``alerts`` as a sorted list of codes. URLs in it, even quoted inside an error
+        message, are redacted: this is what ``/health`` shows to any bench."""
         return {
             "ok": self.ok,
             "alerts": sorted(alert.value for alert in self.alerts),
             "running": self.running,
             "recording": self.recording,
             "source": {
-                "url": self.source.url,
+                "url": redact_url(self.source.url),
                 "kind": self.source.kind,
                 "connected": self.source.connected,
                 "width": self.source.width,
                 "height": self.source.height,
                 "fps": self.source.fps,
                 "reconnects": self.source.reconnects,
-                "last_error": self.source.last_error,
+                "last_error": _redacted(self.source.last_error),
             },
             "encoder": self.encoder,
             "latest_frame_age_s": None if self.latest_frame_age_s is None else round(self.latest_frame_age_s, 3),
@@ -116,8 +118,12 @@ class CameraHealth:
             "bytes_stored": self.bytes_stored,
             "pending_segments": self.pending_segments,
             "storage_full_reason": self.storage_full_reason,
-            "last_error": self.last_error,
+            "last_error": _redacted(self.last_error),
         }
+
+
+def _redacted(message: str | None) -> str | None:
+    return None if message is None else redact_text(message)
 
 
 def thumbnail(image: Image) -> npt.NDArray[np.float32]:

@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 from cloud_sync.agent import SyncAgent
+from drivers.urls import redact_text
 
 logger = logging.getLogger(__name__)
 
@@ -59,12 +60,17 @@ class SyncRunner:
     def health(self) -> dict[str, Any]:
         """The agent's health, read on its own loop (so it never sees a half-updated state), with `ok`.
 
-        Sync switched off is fine (events wait in the outbox); configured but not connected is degraded.
+        Sync switched off is fine (events wait in the outbox); configured but not connected is degraded. URLs in
+        it are redacted.
         """
         if self._thread is None or self._loop is None or not self._thread.is_alive():
             health = dict(self.agent.health())
         else:
             health = dict(asyncio.run_coroutine_threadsafe(self._health(), self._loop).result(5))
+        for key in ("broker", "last_error"):
+            # A bench token reads /health: a broker written as a URL, or an error quoting one, shows redacted.
+            if isinstance(health.get(key), str):
+                health[key] = redact_text(health[key])
         return {"ok": not health["enabled"] or bool(health["broker_connected"]), **health}
 
     async def _health(self) -> dict[str, Any]:

@@ -10,12 +10,15 @@ assembly) to ``schedule``, which runs it off the event loop. Every read and writ
 database thread.
 """
 
+import dataclasses
 import functools
 import hashlib
 import json
 import logging
+import os
 import shutil
 import threading
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
@@ -34,6 +37,13 @@ T = TypeVar("T")
 VIDEO_DIR = "video"
 # How many times a clip waits for the segment that covers its end before it is assembled from what there is.
 _CLIP_ATTEMPTS = 4
+
+
+class MediaPathTaken(NoFootage):
+    """A clip or photo would be written where another order's media is: refused, nothing is overwritten.
+
+    A kind of :class:`NoFootage` because that is what it means to whoever asked for the clip: none can be made
+    for this order (the reason is in the message and the log)."""
 
 
 class VideoService:
@@ -160,10 +170,48 @@ class VideoService:
         if not rows:
             raise NoFootage(f"no recorded segment covers order {order_id}")
         out = self.video_dir / "clips" / f"{_safe(order_id)}.mp4"
+        # Assembled under a name of its own and moved to `out` on the database thread only once no other order's
+        # row is known to reference `out`: even two clips made at once never overwrite another order's.
+        part = out.with_name(f".{out.stem}.{uuid.uuid4().hex[:12]}.mp4")
         segments = [(self.data_dir / row.path, row) for row in rows]
-        clip = self.backend.assemble(segments, window.start_ms, window.end_ms, out, window.markers)
-        self._db_wait(lambda: self._record_clip(order_id, clip))
-        return clip
+        try:
+            assembled = self.backend.assemble(segments, window.start_ms, window.end_ms, part, window.markers)
+            return self._db_wait(lambda: self._publish_clip(order_id, assembled, out))
+        finally:
+            part.unlink(missing_ok=True)  # gone already once published
+
+    def _publish_clip(self, order_id: str, clip: ClipResult, out: Path) -> ClipResult:
+        """Move an assembled clip to its name and record it, or refuse when that name is another order's
+        (database thread)."""
+        self._refuse_if_taken(order_id, self._relative(out), "clip")
+        os.replace(clip.path, out)
+        _fsync_dir(out.parent)  # the row committed next must not outlive the rename across a power cut
+        published = dataclasses.replace(clip, path=out)
+        self._record_clip(order_id, published)
+        return published
+
+    def _refuse_if_taken(self, order_id: str, relative: str, what: str) -> None:
+        """Raise :class:`MediaPathTaken` when another order's clip or photo row references ``relative`` or a file
+        under it (database thread). Media is evidence: a name collision must never replace another order's."""
+        prefix = relative.rstrip("/") + "/"
+        # substr rather than LIKE: `_` and `%` are ordinary characters of safe names, wildcards to LIKE.
+        match = "order_id != ? AND (path = ? OR substr(path, 1, ?) = ?)"
+        args = [order_id, relative, len(prefix), prefix]
+        with self.store.reading():
+            row = self.store.conn.execute(
+                f"SELECT order_id FROM video_clips WHERE {match} "  # noqa: S608 (constant SQL, values bound)
+                f"UNION ALL SELECT order_id FROM video_photos WHERE {match} LIMIT 1",
+                args + args,
+            ).fetchone()
+        if row is not None:
+            logger.error(
+                "%s of order %s refused: %s already holds media of order %s (nothing overwritten)",
+                what,
+                order_id,
+                relative,
+                row[0],
+            )
+            raise MediaPathTaken(f"{what} of order {order_id}: {relative} holds media of another order")
 
     def _record_clip(self, order_id: str, clip: ClipResult) -> None:
         path = self._relative(clip.path)
@@ -215,7 +263,11 @@ class VideoService:
         """
         folder = self.video_dir / "photos" / _safe(order_id)
         with self._photo_lock:
-            n = len(list(folder.glob("*.jpg"))) + 1 if folder.exists() else 1
+            try:
+                self._refuse_if_taken(order_id, self._relative(folder), "packing photo")
+            except MediaPathTaken:
+                return None  # logged; no photo is a missing photo: `packed` waits rather than mix up evidence
+            n = self._next_photo_number(order_id, folder)
             photo = self.backend.take_photo(folder / f"{n}.jpg")
         if photo is None:
             logger.warning("bench %s: no packing photo for order %s (no fresh picture)", bench_id, order_id)
@@ -227,6 +279,18 @@ class VideoService:
                 [order_id, n, relative, photo.sha256, photo.bytes, photo.wall_ms],
             )
         return f"{relative}#sha256={photo.sha256}"
+
+    def _next_photo_number(self, order_id: str, folder: Path) -> int:
+        """One past both the order's last photo row and the highest numbered file in its folder: a number
+        freed by retention (or a file left without a row) is never reused, so no photo replaces another."""
+        with self.store.reading():
+            last_row = int(
+                self.store.conn.execute(
+                    "SELECT coalesce(max(n), 0) FROM video_photos WHERE order_id = ?", [order_id]
+                ).fetchone()[0]
+            )
+        numbers = [int(p.stem) for p in folder.glob("*.jpg") if p.stem.isdigit()] if folder.exists() else []
+        return max([last_row, *numbers]) + 1
 
     def photos(self, order_id: str) -> list[dict[str, Any]]:
         """The order's photo rows, by number (database thread)."""
@@ -265,7 +329,10 @@ class VideoService:
 
     # -- retention -----------------------------------------------------------------------------------------------
     def video_files(self) -> list[VideoFile]:
-        """Every indexed video file with its class, size, age and dispute flag (database thread)."""
+        """Every indexed video file with its class, size, age and dispute flag (database thread), once per path.
+
+        A file more than one row references is one item, disputed if any of its rows is and as young as its
+        youngest row: retention never deletes a file that another row still keeps."""
         with self.store.reading():
             db = self.store.db
             files = [
@@ -283,7 +350,7 @@ class VideoService:
                     "LEFT JOIN video_clips c ON c.order_id = p.order_id"
                 )
             ]
-        return files
+        return _one_per_path(files)
 
     def run_retention(self, now_ms: int | None = None) -> list[str]:
         """Delete what the retention rules say (blocking: from an executor); return the deleted paths."""
@@ -309,6 +376,32 @@ class VideoService:
                 self.store.db.execute(
                     "UPDATE video_clips SET path = NULL, sha256 = NULL, bytes = NULL WHERE path = ?", [path]
                 )
+
+
+def _one_per_path(files: Iterable[VideoFile]) -> list[VideoFile]:
+    """Merge rows that reference the same file (see :meth:`VideoService.video_files`), in first-seen order."""
+    merged: dict[str, VideoFile] = {}
+    for f in files:
+        seen = merged.get(f.path)
+        merged[f.path] = (
+            f
+            if seen is None
+            else dataclasses.replace(
+                seen,
+                bytes=max(seen.bytes, f.bytes),
+                created_ms=max(seen.created_ms, f.created_ms),
+                disputed=seen.disputed or f.disputed,
+            )
+        )
+    return list(merged.values())
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _safe(order_id: str) -> str:

@@ -27,9 +27,10 @@ from pydantic import Field, ValidationError
 from drivers.cameras.errors import CameraConfigError
 from drivers.cameras.sources.base import CameraSource
 from drivers.cameras.sources.sim import SimCamera, SimKnobs
-from drivers.cameras.sources.stream import StreamCamera, StreamSettings, redact_url
+from drivers.cameras.sources.stream import StreamCamera, StreamSettings
 from drivers.cameras.sources.usb import CaptureLike, UsbCamera, UsbSettings
 from drivers.options import DeviceOptions
+from drivers.urls import redact_url
 
 _ModelT = TypeVar("_ModelT", bound=DeviceOptions)
 
@@ -95,7 +96,9 @@ def open_camera(
     query = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
     if parts.scheme == "sim":
         sim = _options(SimOptions, url, query, options)
-        return SimCamera(parts.netloc or parts.path.strip("/") or "sim", SimKnobs(**sim.model_dump()))
+        # The name is the host part: a simulated camera has no use for credentials, and its name is shown.
+        name = parts.netloc.rpartition("@")[2]
+        return SimCamera(name or parts.path.strip("/") or "sim", SimKnobs(**sim.model_dump()))
     if parts.scheme == "usb":
         usb = _options(UsbOptions, url, query, options)
         device: str | int
@@ -104,7 +107,9 @@ def open_camera(
         elif parts.path:
             device = parts.path
         else:
-            raise CameraConfigError(f"camera {url}: give a device path (usb:///dev/video0) or an index (usb://0)")
+            raise CameraConfigError(
+                f"camera {redact_url(url)}: give a device path (usb:///dev/video0) or an index (usb://0)"
+            )
         return UsbCamera(UsbSettings(device=device, **usb.model_dump()), capture_factory=capture_factory)
     if parts.scheme in ("rtsp", "rtsps"):
         stream = _options(StreamOptions, url, {}, options)

@@ -27,20 +27,14 @@ import av
 
 from drivers.cameras.frames import EncodedPacket, Frame, wall_ms_now
 from drivers.cameras.sources.base import SourceKind, SourceStatus
+from drivers.urls import redact_text, redact_url
+
+__all__ = ["StreamCamera", "StreamSettings", "redact_url"]  # redact_url: re-exported, where it used to live
 
 logger = logging.getLogger(__name__)
 
 # Camera clocks drift against ours by tens of ppm; past this, timestamps are re-anchored to our clock.
 _MAX_CLOCK_SKEW_S = 1.0
-
-
-def redact_url(url: str) -> str:
-    """``url`` without its password (``rtsp://admin:***@host/...``), for logs, health and the UI."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +200,7 @@ class StreamCamera:
             frames = self._stream.codec_context.decode(packet)
         except av.FFmpegError as err:
             # A damaged packet spoils one picture, not the recording: the copy path does not need it.
-            logger.debug("camera %s: undecodable packet: %s", self.url, err)
+            logger.debug("camera %s: undecodable packet: %s", self.url, redact_text(str(err)))
             return
         for decoded in frames:
             self._decoded += 1
@@ -259,6 +253,8 @@ class StreamCamera:
         self._failures += 1
         self._reconnects += 1
         self._next_attempt_s = time.monotonic() + delay
+        # FFmpeg's messages quote the URL it was given, password included: health and logs get it redacted.
+        reason = redact_text(reason)
         self._last_error = reason
         logger.warning("camera %s: %s; reconnecting in %.1f s", self.url, reason, delay)
 
@@ -270,4 +266,4 @@ class StreamCamera:
             try:
                 container.close()
             except (av.FFmpegError, OSError) as err:
-                logger.debug("camera %s: error while closing: %s", self.url, err)
+                logger.debug("camera %s: error while closing: %s", self.url, redact_text(str(err)))
