@@ -48,7 +48,10 @@ def open_scanner(url: str, name: str | None = None, **options: Any) -> ScanSourc
     if scheme == "sim":
         if parts.path not in ("", "/"):
             raise ScannerConfigError(f"{url}: a sim scanner takes its input as ?script= or ?fifo=, not a path")
-        return SimScanner(name=name or parts.netloc or "sim", options=_options(SimOptions, merged, url))
+        # The host part names the scanner; any user:password@ before it must not become its name.
+        return SimScanner(
+            name=name or parts.netloc.rpartition("@")[2] or "sim", options=_options(SimOptions, merged, url)
+        )
     raise ScannerConfigError(f"{url}: unknown scanner scheme {parts.scheme!r} (use evdev://, serial://, sim://)")
 
 

@@ -5,6 +5,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from drivers.scanners import RawScan, ScanSource, open_scanner
+from drivers.urls import redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ class ScannerBank:
             source = open_scanner(url)
             await source.start(sink)
             self.sources.append(source)
-            logger.info("scanner %s started (%s)", source.name, url)
+            logger.info("scanner %s started (%s)", source.name, redact_url(url))
 
     async def stop(self) -> None:
         """Close every scanner; one that fails to close is logged and the others still close."""

@@ -1,6 +1,7 @@
 """Credentials in device URLs and the `[sync]` section never reach what the station prints or shows:
 `station config check`, `station doctor` and the sync part of `/health`."""
 
+import asyncio
 import json
 import logging
 import socket
@@ -9,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from station.adapters.scanners import ScannerBank
 from station.adapters.sync_runner import SyncRunner
 from station.cli import main
 
@@ -93,3 +95,18 @@ def test_sync_health_redacts_a_broker_url_and_errors_quoting_it() -> None:
     assert health["broker"] == "mqtts://station-7:***@hub.example:8883"
     assert health["ok"] is False
     assert SECRET not in json.dumps(health)
+
+
+def test_a_scanner_url_with_credentials_names_no_password(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    script = tmp_path / "script.txt"
+    script.write_text("OP-001\n")
+    bank = ScannerBank([f"sim://admin:hunter2@B01-gun?script={script}"])
+    caplog.set_level("INFO")
+
+    async def start_and_stop() -> None:
+        await bank.start(lambda _scan: None)
+        await bank.stop()
+
+    asyncio.run(start_and_stop())
+    assert list(bank.connected()) == ["B01-gun"]  # named by its host part, without the credentials
+    assert "hunter2" not in caplog.text
