@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from station.api import API_PREFIX
 from station.api.context import ApiContext
 from station.api.limits import BodySizeLimit
+from station.api.docs import add_docs
 from station.api.order_paths import KeepEncodedSlashes
 from station.api.problems import ApiProblem, handle_api_problem, handle_http, handle_validation, problem_response
 from station.api.routes_labels import router as labels_router
@@ -61,7 +62,7 @@ def create_api(ctx: ApiContext) -> FastAPI:
         version=ctx.version,
         description=DESCRIPTION,
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served by `add_docs` from the station's own files
         redoc_url=None,
     )
     app.state.ctx = ctx
@@ -99,6 +100,7 @@ def create_api(ctx: ApiContext) -> FastAPI:
     app.include_router(metrics_router)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    add_docs(app, f"{API_PREFIX}/openapi.json")
     return app
 
 
