@@ -100,11 +100,17 @@ class BenchWorkflow:
 
     # -- entry point ------------------------------------------------------------------------------------------
     def handle_scan(
-        self, bench_id: str, raw: bytes | str, device: str = "api", symbology: str | None = None
+        self,
+        bench_id: str,
+        raw: bytes | str,
+        device: str = "api",
+        symbology: str | None = None,
+        *,
+        via_api: bool = False,
     ) -> ScanOutcome:
-        """Handle one scan at a bench; never raises."""
+        """Handle one scan at a bench (`via_api`: posted over HTTP, not read by a scanner); never raises."""
         try:
-            outcome = self._handle(bench_id, raw, device, symbology)
+            outcome = self._handle(bench_id, raw, device, symbology, via_api)
         except Exception:
             logger.exception("scan at bench %s from %s failed", bench_id, device)
             outcome = self._record_internal_error(bench_id, device, raw)
@@ -126,7 +132,9 @@ class BenchWorkflow:
                 session.apply_idle_lock(tx, tx.repo.bench(row["bench_id"]), self.settings)
 
     # -- the scan pipeline --------------------------------------------------------------------------------------
-    def _handle(self, bench_id: str, raw: bytes | str, device: str, symbology: str | None) -> ScanOutcome:
+    def _handle(
+        self, bench_id: str, raw: bytes | str, device: str, symbology: str | None, via_api: bool
+    ) -> ScanOutcome:
         outcome: ScanOutcome | None = None
         with self.store.transaction() as tx:
             bench = tx.repo.bench(bench_id)
@@ -136,7 +144,7 @@ class BenchWorkflow:
             if self._is_bounce(bench_id, device, raw):
                 logger.info("bounce ignored at bench %s from %s: %r", bench_id, device, reading.text[:40])
                 return ScanOutcome("ignored", reading.kind.value, Feedback.NONE, "bounce", message_key="bounce")
-            scan = Scan(bench_id, device, raw, reading, symbology or reading.symbology)
+            scan = Scan(bench_id, device, raw, reading, symbology or reading.symbology, via_api=via_api)
             completing = (
                 order if packing_now and order is not None and evidence.may_complete(reading, order, bench) else None
             )

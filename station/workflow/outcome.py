@@ -20,6 +20,7 @@ _FEEDBACK: dict[str, Feedback] = {
     "carrier_mismatch": Feedback.BLOCKED,
     "order_not_labeled": Feedback.BLOCKED,
     "needs_supervisor": Feedback.NEEDS_SUPERVISOR,
+    "supervisor_badge_needs_scanner": Feedback.NEEDS_SUPERVISOR,
     "order_already_packed": Feedback.NEEDS_SUPERVISOR,
 }
 
@@ -44,6 +45,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "order_not_labeled": ("订单未打单，不可交接", "Order is not labeled; cannot hand over"),
     "not_logged_in": ("请先扫描工牌登录", "Scan your badge to log in first"),
     "unknown_badge": ("工牌未登记", "Badge not registered"),
+    "supervisor_badge_needs_scanner": (
+        "主管工牌须由工位扫描枪读取",
+        "A supervisor's badge must be read by the bench's scanner",
+    ),
     "unknown_order": ("系统中无此订单", "Order not known at this station"),
     "unknown_waybill": ("运单号不属于任何订单", "Waybill belongs to no order"),
     "unknown_code": ("无法识别的条码", "Barcode not recognised"),

@@ -53,6 +53,10 @@ def scan_badge(turn: Turn) -> ScanOutcome:
     operator = tx.repo.operator(badge)
     if operator is None or not operator.active:
         return turn.refuse("unknown_badge", badge=badge)
+    if operator.role is Role.SUPERVISOR and turn.scan.via_api and not turn.context.settings.api_supervisor_badges:
+        # Whoever holds the bench's token could post any badge code: a supervisor's approval needs the badge
+        # itself, read by the bench's scanner.
+        return turn.refuse("supervisor_badge_needs_scanner", badge=badge)
     now = tx.wall_now_ms()
     if operator.role is Role.SUPERVISOR and authorisation.awaits_supervisor(bench, now, turn.context.settings):
         return authorisation.grant(turn, badge, now)

@@ -26,3 +26,11 @@ class WorkflowSettings(BaseModel):
         50, ge=0, description="Weight tolerance for orders that carry a weight but no tolerance of their own."
     )
     max_qty_multiplier: int = Field(99, ge=1, le=999, description="Largest n accepted in CMD:QTY:n.")
+    api_supervisor_badges: bool = Field(
+        False,
+        description=(
+            "Accept a supervisor's badge posted through the HTTP API (POST /benches/{bench}/scans). Off: a "
+            "supervisor's authority comes from a badge read by a scanner at the bench, which a bench token alone "
+            "cannot fake."
+        ),
+    )

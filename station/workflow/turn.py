@@ -53,6 +53,7 @@ class Scan:
     reading: Reading  # replaced by the reading that means something here (`resolve_reading`)
     symbology: str | None
     evidence: GatheredEvidence | None = None  # set when the scan may complete the order
+    via_api: bool = False  # posted through the HTTP API, not read by one of the station's scanners
 
 
 @dataclass(slots=True)
