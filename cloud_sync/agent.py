@@ -28,7 +28,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from cloud_sync.doctor import outbox_summary
 from cloud_sync.downlink import Downlink
@@ -39,9 +39,21 @@ from cloud_sync.mapping import StatusMapper
 from cloud_sync.ports import CommandSink, Outbox
 from cloud_sync.settings import SyncSettings
 from cloud_sync.uplink import Uplink
-from cloud_sync.wire import CONTRACT_VERSION, StationTopics, dumps, parse_ack, parse_state
+from cloud_sync.wire import (
+    CONTRACT_VERSION,
+    INTERNAL_ERROR,
+    MALFORMED_JSON,
+    CmdAck,
+    Rejection,
+    StationTopics,
+    dumps,
+    parse_ack,
+    parse_state,
+)
 
 logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 LinkState = Literal["disabled", "connecting", "connected", "backoff", "stopped"]
 
@@ -406,18 +418,27 @@ class SyncAgent:
         self.uplink.puback(event.mid, event.ok, event.reason)
 
     def _handle_inbound(self, link: MqttLink, event: Inbound) -> None:
+        # The decoders refuse every bad payload with MessageRejected (tests/cloud_sync fuzz them). `_read` and
+        # the broad handler for commands are the net under a bug: one unreadable message never ends the session.
         if event.topic == self.topics.ack:
             try:
-                self.uplink.ack(parse_ack(event.payload))
-            except MessageRejected as err:
+                self.uplink.ack(self._read(parse_ack, event.payload))
+            except MessageRejected as err:  # the payload, or its epoch and range against the outbox
                 self.rejected["ack"][err.reason] += 1
                 logger.warning("ack refused: %s", err)
         elif event.topic == self.topics.cmd:
-            reply = self.downlink.handle(event.payload)
+            try:
+                reply = self.downlink.handle(event.payload)
+            except Exception as err:
+                # Not recorded, so the hub resends it: a passing database error then heals by itself.
+                logger.exception("command could not be handled; refused without a place in the sequence")
+                self.downlink.stats.refused[INTERNAL_ERROR] += 1
+                detail = f"the station failed handling this message ({type(err).__name__})"
+                reply = CmdAck(self.downlink.applied_through, (Rejection(None, INTERNAL_ERROR, detail=detail),))
             self._publish_own(link, self.topics.cmd_ack, reply.to_wire())
         elif event.topic == self.topics.hub_state:
             try:
-                online = parse_state(event.payload) == "online"
+                online = self._read(parse_state, event.payload) == "online"
             except MessageRejected as err:
                 self.rejected["hub_state"][err.reason] += 1
                 logger.warning("hub state refused: %s", err)
@@ -430,6 +451,17 @@ class SyncAgent:
             self.hub_online = online
         else:
             logger.debug("message on unexpected topic %s ignored", event.topic)
+
+    @staticmethod
+    def _read(decode: Callable[[bytes], _T], payload: bytes) -> _T:
+        """`decode(payload)`, with any failure but MessageRejected (a bug in a decoder) turned into one."""
+        try:
+            return decode(payload)
+        except MessageRejected:
+            raise
+        except Exception as err:
+            logger.exception("inbound message unreadable; refused")
+            raise MessageRejected(MALFORMED_JSON, f"unreadable ({type(err).__name__})") from err
 
     def _publish_own(self, link: MqttLink, topic: str, payload: bytes, *, retain: bool = False) -> None:
         # Status and cmd_ack messages go before events, but share the broker's Receive Maximum with them.

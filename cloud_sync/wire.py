@@ -5,7 +5,9 @@ acks and commands out). Inbound checks raise `MessageRejected` with a short reas
 type, a size or a range they have not checked.
 """
 
+import itertools
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +31,11 @@ _CMD_ID = re.compile(r"^[\x21-\x7e]{1,64}$")  # printable ASCII, no spaces
 _CONFIG_KEY = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 
 MAX_ACK_BYTES = 64 * 1024
+# Deepest nesting of arrays and objects accepted in an inbound message. A command's deepest part is an order
+# document (a handful of levels); events get more room because a batch wraps the command data it records
+# (batch → events → envelope → data → ...), so that whatever a station accepted the hub can read back.
+MAX_DEPTH = 32
+MAX_EVENT_DEPTH = 64
 MAX_MISSING_RANGES = 64
 MAX_REJECTED_PER_ACK = 100
 STATION_KINDS = ("evt", "ack", "cmd", "cmd_ack", "status")
@@ -140,13 +147,84 @@ def dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _load_object(payload: bytes, max_bytes: int) -> dict[str, Any]:
+# A JSON string, as JSON lexes it; an unterminated one runs to the end of the payload, so that the search
+# never rescans the tail from every later quote (which would be quadratic on hostile input).
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*+"?', re.DOTALL)
+_BRACKET_DEPTH = [0] * 256
+_BRACKET_DEPTH[ord("[")] = _BRACKET_DEPTH[ord("{")] = 1
+_BRACKET_DEPTH[ord("]")] = _BRACKET_DEPTH[ord("}")] = -1
+_BRACKETS = b"[]{}"
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in _BRACKETS)
+_INT64_DIGITS = 20  # "-9223372036854775808"
+
+
+def json_depth(payload: bytes) -> int:
+    """How deeply the arrays and objects of a JSON text nest (0 for a scalar), without parsing it.
+
+    Linear and allocation-light: the strings are cut out and the brackets counted in C, so that a hostile
+    `[[[[...` is measured before `json.loads` recurses into it. Exact for valid JSON; for invalid JSON it is
+    an estimate, and `json.loads` refuses the text anyway.
+    """
+    brackets = _JSON_STRING.sub(b"", payload).translate(None, _NOT_BRACKETS)
+    return max(itertools.accumulate(map(_BRACKET_DEPTH.__getitem__, brackets)), default=0)
+
+
+def _too_deep(payload: bytes, max_depth: int) -> str | None:
+    """Why `payload` nests too deeply to be parsed, or None."""
+    # Depth is at most the number of opening brackets: most messages are cleared by two C-speed counts.
+    if payload.count(b"[") + payload.count(b"{") <= max_depth:
+        return None
+    depth = json_depth(payload)
+    return f"nested {depth} levels deep, more than {max_depth}" if depth > max_depth else None
+
+
+def _refuse_constant(name: str) -> Any:
+    # Python's json reads NaN, Infinity and -Infinity; JSON (RFC 8259) has no such numbers.
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999: valid JSON grammar, but no number any system can store
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
+def _int64(text: str) -> int:
+    # Integers beyond 64 bits fit no database column (SQLite raises OverflowError on them) and no hub's
+    # integer type; the digit limit of int() (4,300) would let far longer ones through.
+    if len(text) > _INT64_DIGITS:
+        raise ValueError(f"integer {text[:40]}... is out of range")
+    value = int(text)
+    if not -(2**63) <= value < 2**63:
+        raise ValueError(f"integer {text} is out of range")
+    return value
+
+
+def loads(payload: bytes, *, max_bytes: int, max_depth: int = MAX_DEPTH) -> Any:
+    """Parse an inbound payload as strict JSON; MessageRejected for anything that is not.
+
+    Size first (`oversized`), then nesting deeper than `max_depth` (`malformed_json`, checked before parsing
+    so that `json.loads` never recurses into a hostile document), then the parse itself: bytes that are not
+    UTF-8 (a UTF-16 or UTF-32 text included), text that is not JSON, `NaN`/`Infinity`, floats that overflow
+    and integers outside 64 bits are all `malformed_json`. Nothing else escapes.
+    """
     if len(payload) > max_bytes:
         raise MessageRejected(OVERSIZED, f"{len(payload)} bytes > {max_bytes}")
+    too_deep = _too_deep(payload, max_depth)
+    if too_deep is not None:
+        raise MessageRejected(MALFORMED_JSON, too_deep)
     try:
-        value = json.loads(payload)
-    except (UnicodeDecodeError, ValueError) as err:
+        # Decoded here, strictly: json.loads(bytes) would also take UTF-16 and UTF-32, which the contract is not.
+        text = payload.decode("utf-8")
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_int64)
+    except (ValueError, RecursionError) as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        # RecursionError: only if the depth estimate of an invalid text was wrong; refused all the same.
         raise MessageRejected(MALFORMED_JSON, str(err)[:200]) from err
+
+
+def _load_object(payload: bytes, max_bytes: int, max_depth: int = MAX_DEPTH) -> dict[str, Any]:
+    value = loads(payload, max_bytes=max_bytes, max_depth=max_depth)
     if not isinstance(value, dict):
         raise MessageRejected(NOT_AN_OBJECT, type(value).__name__)
     return value
@@ -207,7 +285,7 @@ def check_envelope(env: Any) -> Envelope:
 
 def decode_events(payload: bytes, max_bytes: int = 16 * 1024 * 1024) -> list[Envelope]:
     """The envelopes of an `evt` payload (single or batch), checked for shape, contiguity and one epoch."""
-    doc = _load_object(payload, max_bytes)
+    doc = _load_object(payload, max_bytes, MAX_EVENT_DEPTH)
     if "events" not in doc:
         return [check_envelope(doc)]
     events = doc["events"]
@@ -347,6 +425,11 @@ def parse_command(payload: bytes, *, max_bytes: int, mapper: StatusMapper | None
     if len(payload) > max_bytes:
         cmd_id, cmd_seq = _sniff_ids(payload)
         raise MessageRejected(OVERSIZED, f"{len(payload)} bytes > {max_bytes}", cmd_id=cmd_id, cmd_seq=cmd_seq)
+    too_deep = _too_deep(payload, MAX_DEPTH)
+    if too_deep is not None:
+        # Not parsed either (that is the point), but named like an oversized one so that it takes its place.
+        cmd_id, cmd_seq = _sniff_ids(payload)
+        raise MessageRejected(MALFORMED_JSON, too_deep, cmd_id=cmd_id, cmd_seq=cmd_seq)
     doc = _load_object(payload, max_bytes)
     cmd_id = doc.get("cmd_id")
     if not isinstance(cmd_id, str) or not _CMD_ID.match(cmd_id):
@@ -355,7 +438,7 @@ def parse_command(payload: bytes, *, max_bytes: int, mapper: StatusMapper | None
     if not _strict_int(cmd_seq) or cmd_seq < 1:
         raise MessageRejected(INVALID_CMD_SEQ, "cmd_seq must be an integer >= 1", cmd_id=cmd_id)
     kind = doc.get("type")
-    if kind not in _DATA_MODELS:
+    if not isinstance(kind, str) or kind not in _DATA_MODELS:  # a list or object `type` is unhashable
         raise MessageRejected(UNKNOWN_TYPE, f"type {str(kind)[:40]!r}", cmd_id=cmd_id, cmd_seq=cmd_seq)
     raw_data = doc.get("data")
     if not isinstance(raw_data, dict):

@@ -35,7 +35,6 @@ with order-line barcodes exactly. `Reading.text` is always the text as scanned.
 
 import dataclasses
 import logging
-import re
 
 from station.scan.aim import is_gs1_symbology, split_symbology
 from station.scan.commands import has_command_prefix, parse_command
@@ -43,6 +42,7 @@ from station.scan.decode import GS, decode
 from station.scan.gs1 import looks_like_hri, parse_gs1, starts_with_gtin_element
 from station.scan.gtin import looks_like_gtin, to_gtin14
 from station.scan.model import CodeKind, ItemCode, Problem, Reading, Waybill
+from station.scan.patterns import ScanPattern
 from station.scan.rules import ScanRules
 
 logger = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ def _interpret(raw: bytes | str, rules: ScanRules, *, open_order: bool) -> Readi
     return _classify(text, symbology, rules, open_order=open_order)
 
 
-def _identifier(patterns: tuple[re.Pattern[str], ...], code: str) -> str | None:
+def _identifier(patterns: tuple[ScanPattern, ...], code: str) -> str | None:
     """The identifier of the first pattern matching the code: its `id` group if it has one, else the code."""
     for pattern in patterns:
         match = pattern.fullmatch(code)

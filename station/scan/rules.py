@@ -1,7 +1,9 @@
 """`ScanRules`: the `[scan]` section of station.toml — which codes are commands, badges, orders, waybills.
 
-Every pattern is a Python regular expression that must match the whole code (it is applied with `fullmatch`,
-so `^`/`$` are optional). Badge, order and waybill patterns may capture the identifier with a named group
+Every pattern is a regular expression in RE2 syntax (`station.scan.patterns`: matching takes time linear in
+the scan, whatever the pattern, so no pattern from a file or the hub can stall the benches; backreferences
+and lookaround are refused) that must match the whole code (it is applied with `fullmatch`, so `^`/`$` are
+optional). Badge, order and waybill patterns may capture the identifier with a named group
 `id`, e.g. `^PT-(?P<id>SO\\d{8}-\\d+)$` for a pick ticket that wraps the order id; without one the whole code
 is the identifier. Patterns are compiled when the configuration loads, so a bad one stops the station at start
 with the field named, never at the first scan.
@@ -15,16 +17,14 @@ from typing import Annotated
 from pydantic import AfterValidator, ConfigDict, Field, field_validator
 
 from station.config_section import ConfigSection
+from station.scan.patterns import ScanPattern, compile_pattern
 
 CLOSE_BATCH = "CLOSE"  # the BATCH argument that closes the open carrier batch; cannot be a carrier key
 _CARRIER_KEY_RE = re.compile(r"[A-Z][A-Z0-9_]{0,15}")
 
 
 def _check_regex(pattern: str) -> str:
-    try:
-        re.compile(pattern)
-    except re.error as err:
-        raise ValueError(f"invalid regular expression {pattern!r}: {err}") from err
+    compile_pattern(pattern)  # raises ValueError naming the pattern and what RE2 cannot do with it
     return pattern
 
 
@@ -35,10 +35,10 @@ Regex = Annotated[str, AfterValidator(_check_regex)]
 class CompiledRules:
     """The patterns of a `ScanRules`, compiled once."""
 
-    badges: tuple[re.Pattern[str], ...]
-    orders: tuple[re.Pattern[str], ...]
-    waybills: tuple[tuple[str, re.Pattern[str]], ...]
-    items: tuple[re.Pattern[str], ...]
+    badges: tuple[ScanPattern, ...]
+    orders: tuple[ScanPattern, ...]
+    waybills: tuple[tuple[str, ScanPattern], ...]
+    items: tuple[ScanPattern, ...]
 
 
 class ScanRules(ConfigSection):
@@ -140,8 +140,8 @@ class ScanRules(ConfigSection):
     def compiled(self) -> CompiledRules:
         """The patterns compiled once (the model is frozen, so they cannot go stale)."""
         return CompiledRules(
-            badges=tuple(re.compile(pattern) for pattern in self.badge_patterns),
-            orders=tuple(re.compile(pattern) for pattern in self.order_patterns),
-            waybills=tuple((carrier, re.compile(pattern)) for carrier, pattern in self.waybill_patterns.items()),
-            items=tuple(re.compile(pattern) for pattern in self.item_code_patterns),
+            badges=tuple(compile_pattern(pattern) for pattern in self.badge_patterns),
+            orders=tuple(compile_pattern(pattern) for pattern in self.order_patterns),
+            waybills=tuple((carrier, compile_pattern(p)) for carrier, p in self.waybill_patterns.items()),
+            items=tuple(compile_pattern(pattern) for pattern in self.item_code_patterns),
         )

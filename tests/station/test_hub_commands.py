@@ -1,6 +1,6 @@
 """The station's real command adapter (`StationCommands`) over a real Store: hold/release with order versions,
 priority levels, `config.set` validated, persisted and re-applied after a restart, sections the hub may not
-touch, and idempotence on cmd_id when the sync agent's downlink drives it."""
+touch, scan patterns RE2 cannot run refused, and idempotence on cmd_id when the sync agent's downlink drives it."""
 
 import json
 from pathlib import Path
@@ -12,6 +12,7 @@ from cloud_sync.ports import Command
 from station.adapters.hub_commands import StationCommands, apply_stored_config
 from station.config import Settings, load_settings
 from station.orders.intake import intake_order
+from station.scan import CodeKind, interpret
 from station.store import Store
 
 ORDER_ID = "SO20260205-8821"
@@ -191,3 +192,28 @@ def test_downlink_applies_each_cmd_id_once_through_the_adapter(tmp_path: Path, c
         assert len(events_of(store, "config.changed")) == 1
     finally:
         store.close()
+
+
+def test_config_set_refuses_a_scan_pattern_re2_cannot_run(store: Store) -> None:
+    conf = settings()
+    downlink = Downlink(StationCommands(store, conf), max_command_bytes=64 * 1024)
+    downlink.load()
+    patterns_before = conf.scan.order_patterns
+    ack = downlink.handle(wire(1, "config.set", key="scan.order_patterns", value=[r"^(SO\d+)-\1$"]))
+    (refusal,) = json.loads(ack.to_wire())["rejected"]
+    assert (refusal["cmd_id"], refusal["reason"]) == ("c1", "invalid_config")
+    assert refusal["detail"].startswith("scan.order_patterns:")
+    assert r"invalid regular expression '^(SO\\d+)-\\1$': a backreference \1" in refusal["detail"]
+    assert conf.scan.order_patterns == patterns_before
+    with store.reading() as repo:
+        assert list(repo.db.query("SELECT * FROM hub_config")) == [], "nothing refused was persisted"
+
+
+def test_config_set_of_a_catastrophic_pattern_cannot_stall_a_scan(store: Store) -> None:
+    conf = settings()
+    commands = StationCommands(store, conf)
+    outcome = commands.apply_command(command(1, "config.set", key="scan.order_patterns", value=[r"^(A+)+$"]))
+    assert outcome.applied, outcome
+    # Python's re would backtrack through every split of the A's; RE2 answers in one pass (no timing assertion).
+    assert interpret("A" * 40 + "!", conf.scan).kind is CodeKind.UNKNOWN
+    assert interpret("A" * 40, conf.scan).order_id == "A" * 40
