@@ -1,8 +1,9 @@
 """The composition root: the one module that sees everything and wires real or simulated parts by config.
 
 `Station` owns the store, the workflow, the database thread, the devices and the API application. `serve()`
-runs it under uvicorn; SIGTERM/SIGINT shut it down gracefully — uvicorn stops taking requests and lets those
-in flight finish, then the scanners are closed and the database thread finishes the transaction it is in.
+runs it under uvicorn; SIGTERM/SIGINT shut it down gracefully and quickly — uvicorn stops taking requests, the
+long-polls (bench screens, PDAs) answer at once, the requests in flight get `SHUTDOWN_GRACE_S` to finish, then
+the scanners are closed and the database thread finishes the transaction it is in.
 """
 
 import asyncio
@@ -27,13 +28,14 @@ from station.adapters.bench_io import BenchIo
 from station.adapters.hub_commands import StationCommands, apply_stored_config
 from station.adapters.scanners import ScannerBank
 from station.adapters.sync_runner import SyncRunner
+from station.alerts.ledger import raise_alert
 from station.alerts.monitor import AlertMonitor
 from station.api.context import ApiContext
 from station.api.queue_watch import ChangeSignal, QueueWatch
 from station.api.server import create_api, listen
 from station.config import Settings
 from station.devices.indicators import FanOutIndicator, LogIndicator
-from station.events import Actor
+from station.events import SYSTEM, Actor
 from station.metrics import StationMetrics
 from station.printing import PrintWorker, reprint_in
 from station.priority.prioritizer import reevaluate_open_orders
@@ -46,6 +48,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# How long uvicorn lets requests still in flight finish after SIGTERM. Long-polls are woken at once, so this only
+# bounds a slow download; the whole stop stays well inside systemd's TimeoutStopSec.
+SHUTDOWN_GRACE_S = 1
+
 
 def station_version() -> str:
     """The installed package version."""
@@ -53,6 +59,17 @@ def station_version() -> str:
         return version("packing-station")
     except PackageNotFoundError:
         return "0.0.0+unknown"
+
+
+def _alert_missing_events(store: Store) -> None:
+    """Newest events deleted since the head was recorded (or the hub acked them): raise `events_missing`."""
+    problems = store.head_problems()
+    if not problems:
+        return
+    for problem in problems:
+        logger.error("events missing at the end of the event log: %s", problem)
+    with store.transaction() as tx:
+        raise_alert(tx, "events_missing", "", SYSTEM, detail="; ".join(problems)[:500])
 
 
 class Station:
@@ -66,6 +83,7 @@ class Station:
         bench = settings.workflow.default_bench
         for key in apply_stored_config(store, settings):
             logger.info("configuration %s as last set by the hub", key)
+        _alert_missing_events(store)
         # The one database thread: scans and API calls queue here in arrival order (the single writer:
         # docs/architecture.md, "Runtime shape").
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="station-db")
@@ -234,9 +252,15 @@ class Station:
         self._track(future)
 
     @classmethod
-    def build(cls, settings: Settings, monotonic: Callable[[], float] = time.monotonic) -> "Station":
-        """Open the database and wire the parts chosen by config (`monotonic` lets the demo script its time)."""
-        store = Store.open(settings.station.database_path)  # makes the data directory, or says why it cannot
+    def build(
+        cls, settings: Settings, monotonic: Callable[[], float] = time.monotonic, *, recover_empty_db: bool = False
+    ) -> "Station":
+        """Open the database and wire the parts chosen by config (`monotonic` lets the demo script its time).
+
+        An empty database file is refused (`EmptyDatabaseError`) unless `recover_empty_db` moves it aside.
+        """
+        # makes the data directory, or says why it cannot
+        store = Store.open(settings.station.database_path, recover_empty=recover_empty_db)
         if store.recovered is not None:
             logger.error("database was corrupt and has been moved to %s", store.recovered.moved_to)
         return cls(settings, store, monotonic)
@@ -271,6 +295,12 @@ class Station:
             self.printing.start()
         await self.scanners.start(self._handle_raw_scan)
 
+    def wake_long_polls(self) -> None:
+        """Shutting down (on the loop): every long-poll answers now instead of holding the shutdown up to its
+        `?wait=` (a bench screen waits 25 s)."""
+        self.bench_watch.close()
+        self.queue_watch.close()
+
     async def stop(self) -> None:
         """Close devices, let queued scans finish, close the database."""
         self._users -= 1
@@ -295,6 +325,7 @@ class Station:
             # Lets the job in hand finish (a job cut off stays `sending` and is settled by the counter at start).
             await asyncio.get_running_loop().run_in_executor(None, self.printing.stop)
         await asyncio.get_running_loop().run_in_executor(None, self.writer.shutdown, True)
+        self.store.anchor_head()  # the head reached, recorded apart from the database (`station.store.anchor`)
         self.store.close()
         logger.info("station stopped")
 
@@ -323,7 +354,14 @@ class Station:
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self.settings.priority.alert_tick_s)
-            for job in (self.workflow.tick, self.alerts.tick, self._report_scanners, self._report_broker):
+            jobs = (
+                self.workflow.tick,
+                self.alerts.tick,
+                self._report_scanners,
+                self._report_broker,
+                self.store.anchor_head,
+            )
+            for job in jobs:
                 try:
                     await loop.run_in_executor(self.writer, job)
                 except Exception:
@@ -368,15 +406,21 @@ class Station:
             logger.info("priority rules changed by the hub: %s orders re-evaluated", changed)
 
 
-def serve(settings: Settings, station: Station | None = None, listeners: list[socket.socket] | None = None) -> None:
+def serve(
+    settings: Settings,
+    station: Station | None = None,
+    listeners: list[socket.socket] | None = None,
+    *,
+    recover_empty_db: bool = False,
+) -> None:
     """Run the station until SIGTERM/SIGINT, on `listeners` (from `listen`) or on the configured address.
 
     The address is claimed before the station is built, so a port that is taken raises `ListenError` before the
-    database or any device is opened.
+    database or any device is opened. The caller holds the data directory (`exclusive_data_dir`).
     """
     listeners = listen(settings.api.host, settings.api.port) if listeners is None else listeners
     try:
-        _serve_on(settings, station or Station.build(settings), listeners)
+        _serve_on(settings, station or Station.build(settings, recover_empty_db=recover_empty_db), listeners)
     finally:
         for sock in listeners:  # uvicorn closes them when it shuts down; this covers a failure before it starts
             sock.close()
@@ -390,13 +434,27 @@ def _serve_on(settings: Settings, station: Station, listeners: list[socket.socke
         port=settings.api.port,
         log_level="info",
         lifespan="on",
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
         access_log=False,
     )
     logger.info("serving the API on http://%s:%s (docs at /docs)", settings.api.host, settings.api.port)
     # uvicorn re-raises SIGTERM/SIGINT once it has shut down gracefully; exit 0 then, as systemd expects.
     signal.signal(signal.SIGTERM, _exit_cleanly)
-    uvicorn.Server(config).run(sockets=listeners)
+    _StationServer(config, station).run(sockets=listeners)
+
+
+class _StationServer(uvicorn.Server):
+    """uvicorn's server, which wakes the station's long-polls as its shutdown begins: uvicorn waits for every
+    request in flight, and a long-poll would otherwise hold it until `SHUTDOWN_GRACE_S` cuts it off with a 500."""
+
+    def __init__(self, config: uvicorn.Config, station: Station) -> None:
+        super().__init__(config)
+        self._station = station
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Wake the long-polls, then uvicorn's own shutdown (which waits for them to answer)."""
+        self._station.wake_long_polls()
+        await super().shutdown(sockets)
 
 
 def _exit_cleanly(_signum: int, _frame: object) -> None:

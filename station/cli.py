@@ -3,7 +3,8 @@
 Every verb takes `-c/--config FILE` (or `$STATION_CONFIG`); without it the embedded defaults apply
 (data in ./station-data or $STATION_DATA). `run` and `demo` also take `--host`, `--port` and `--data`, which win
 over the environment and the file. Exit codes: 0 ok, 1 the work found problems, 2 bad usage/config/flag value,
-3 (`run`, `demo`) the HTTP address cannot be listened on, e.g. the port is in use.
+3 (`run`, `demo`) the HTTP address cannot be listened on, e.g. the port is in use, 4 (`run`, `demo`) the data
+directory is in use by another station process (its PID is named).
 """
 
 import argparse
@@ -18,7 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from drivers.urls import redact_text
 from station.auth import ApiRole, AuthError, add_user, create_token, list_tokens, revoke_token, set_password
+from station.cli_evidence import add_evidence_verbs
 from station.config import ConfigError, Settings, load_settings, render_example
 from station.doctor import diagnose, write_report
 from station.events import Actor, Envelope, verify_chain
@@ -26,12 +29,13 @@ from station.orders.intake import intake_order
 from station.orders.model import Role
 from station.orders.operators import add_operator
 from station.store import Store, StoreError
-from station.store.database import CorruptDatabaseError, quick_check
+from station.store.database import CorruptDatabaseError, DataDirInUseError, exclusive_data_dir, quick_check
 from station.video import set_disputed
 
 CLI_ACTOR = Actor(role="system", id="cli", device="cli")
 EXIT_BAD_USAGE = 2
 EXIT_CANNOT_LISTEN = 3  # distinct, so that a script or systemd can tell "port taken" from "station failed"
+EXIT_DATA_IN_USE = 4  # another station process holds the data directory (its lock, `station.lock`)
 PRECEDENCE = "command-line flag > environment variable > config file (-c) > built-in default"
 
 
@@ -43,13 +47,22 @@ def _open_store(settings: Settings) -> Store:
     return Store.open(settings.station.database_path)  # makes the data directory, or says why it cannot
 
 
-def cmd_run(settings: Settings, _: argparse.Namespace) -> int:
-    """Run the service; a taken address is the only thing said (EXIT_CANNOT_LISTEN)."""
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the service; a data directory in use (EXIT_DATA_IN_USE) or a taken address (EXIT_CANNOT_LISTEN) is
+    the only thing said.
+
+    The data directory is locked first, before the address is claimed: a second station with the same
+    configuration then names the PID of the one already running rather than only a port in use. Taking the lock
+    prints nothing, so a port in use is still the first and only line when the port is the problem.
+    """
     from station.api.server import ListenError  # noqa: PLC0415 - lazy: only verbs that serve load the web stack
     from station.app import serve  # noqa: PLC0415
 
     try:
-        serve(settings)
+        with exclusive_data_dir(settings.station.data_dir):
+            serve(settings, recover_empty_db=args.recover_empty_db)
+    except DataDirInUseError as err:
+        return _in_use(err)
     except ListenError as err:
         return _cannot_listen(err)
     return 0
@@ -64,7 +77,9 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         # The narration is the show: station's INFO lines (migrations, bounces...) would interleave with it.
         logging.getLogger("station").setLevel(logging.WARNING)
     try:
-        return run_demo(settings, serve=not args.no_serve, pace_s=args.pace)
+        return run_demo(settings, serve=not args.no_serve, pace_s=args.pace)  # locks DIR/demo, then listens
+    except DataDirInUseError as err:
+        return _in_use(err)
     except ListenError as err:
         return _cannot_listen(err)
 
@@ -72,6 +87,11 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 def _cannot_listen(err: Exception) -> int:
     print(f"station: {err}", file=sys.stderr)
     return EXIT_CANNOT_LISTEN
+
+
+def _in_use(err: DataDirInUseError) -> int:
+    print(f"station: {err}", file=sys.stderr)
+    return EXIT_DATA_IN_USE
 
 
 def _port_flag(raw: str) -> int:
@@ -109,7 +129,7 @@ def _data_flag(raw: str) -> Path:
     if path.exists() and not path.is_dir():
         raise FlagError(f"--data {raw}: not a directory")
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)  # the station's alone (Store.open keeps it so)
     except OSError as err:
         raise FlagError(f"--data {raw}: cannot create it: {err.strerror or err}") from None
     try:
@@ -152,7 +172,9 @@ def _add_listen_flags(parser: argparse.ArgumentParser, data_help: str) -> None:
     parser.epilog = (
         f"Each setting comes from the first of: {PRECEDENCE}. Exit status {EXIT_BAD_USAGE}: a bad flag or "
         f"configuration; {EXIT_CANNOT_LISTEN}: the address cannot be listened on (port in use: another station "
-        "running?); a bad flag or a taken address is said in one line, before anything else is printed or opened."
+        f"running?); {EXIT_DATA_IN_USE}: the data directory is in use by another station process (named by its "
+        "PID); a bad flag, a data directory in use or a taken address is said in one line, before anything else "
+        "is printed or opened."
     )
 
 
@@ -321,6 +343,13 @@ def cmd_db_check(settings: Settings, _: argparse.Namespace) -> int:
             print(f"hash chain: BROKEN at seq {report.first_bad_seq} ({report.problem})")
         else:
             print("hash chain: verified")
+        missing_end = store.head_problems()
+        for problem in missing_end:
+            print(f"chain head: EVENTS MISSING AT THE END: {problem}")
+        if missing_end:
+            problems += 1
+        else:
+            print("chain head: as recorded (station.head and the hub's acknowledgements)")
         print(f"outbox backlog: {store.backlog()} events not yet acknowledged by the hub")
     finally:
         store.close()
@@ -349,9 +378,21 @@ def cmd_config_example(_: Settings, __: argparse.Namespace) -> int:
     return 0
 
 
+def _redacted_values(value: object) -> object:
+    """The dumped settings with every URL in them redacted (secret fields are already masked by pydantic)."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {key: _redacted_values(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redacted_values(item) for item in value]
+    return value
+
+
 def cmd_config_check(settings: Settings, _: argparse.Namespace) -> int:
-    """Validate the configuration (loading it already did) and show the effective values."""
-    print(json.dumps(settings.model_dump(mode="json"), indent=2, ensure_ascii=False))
+    """Validate the configuration (loading it already did) and show the effective values, credentials masked:
+    the output is what gets pasted into a ticket."""
+    print(json.dumps(_redacted_values(settings.model_dump(mode="json")), indent=2, ensure_ascii=False))
     return 0
 
 
@@ -390,6 +431,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = verb("run", cmd_run, "run the station service (API, devices, sync)")
     _add_listen_flags(
         run, "data directory: database, clips (over $STATION_DATA and [station] data_dir; default ./station-data)"
+    )
+    run.add_argument(
+        "--recover-empty-db",
+        action="store_true",
+        help="an empty (0-byte) station.db is refused, since everything in it is gone; with this, keep it aside "
+        "as station.db.corrupt-<time>, start a fresh database and raise the database_corrupt alert",
     )
     verb("doctor", cmd_doctor, "what the station sees: database, outbox, clock, disk, devices, broker")
     demo = verb("demo", cmd_demo, "a simulated bench with a scripted packer, narrated; then serves the API")
@@ -460,6 +507,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verb("example", cmd_config_example, "print the documented example station.toml", config)
     verb("check", cmd_config_check, "validate the configuration and print the effective values", config)
+    add_evidence_verbs(verbs, common)
     return parser
 
 

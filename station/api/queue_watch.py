@@ -33,6 +33,7 @@ class ChangeSignal:
         self._changed: asyncio.Event | None = None
         self._only_while_watched = only_while_watched
         self._long_polls = 0  # in progress, on the event loop
+        self._closed = False  # shutting down: long-polls answer at once
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Attach to the serving event loop (called at start-up)."""
@@ -59,6 +60,13 @@ class ChangeSignal:
     def _bumped(self) -> None:
         """Hook for subclasses, on the event loop."""
 
+    def close(self) -> None:
+        """The server is shutting down (call on the event loop): every long-poll answers now, and none waits
+        again. Without this, uvicorn's graceful shutdown would wait for each one's `?wait=`."""
+        self._closed = True
+        if self._changed is not None:
+            self._changed.set()  # wakes the waiters; `until_changed` then returns instead of waiting again
+
     async def until_changed(
         self, wait_s: float, known_etag: str | None, answer: Callable[[], Awaitable[tuple[str, T]]]
     ) -> tuple[str, T]:
@@ -71,7 +79,7 @@ class ChangeSignal:
                 generation = self.generation
                 etag, value = await answer()
                 remaining = give_up - time.monotonic()
-                if known_etag != etag or remaining <= 0:
+                if known_etag != etag or remaining <= 0 or self._closed:
                     return etag, value
                 await self.wait_for_change(min(remaining, RECHECK_S), generation)
         finally:

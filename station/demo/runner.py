@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from importlib.resources import files
+from pathlib import Path
 from typing import TextIO
 
 from station.api.server import listen
@@ -22,6 +23,7 @@ from station.events import Actor
 from station.orders.intake import cancel_order, intake_order
 from station.orders.model import Role
 from station.orders.operators import add_operator
+from station.store.database import LOCK_NAME, exclusive_data_dir
 from station.workflow import ScanOutcome
 
 DEMO_ACTOR = Actor(role="system", id="demo", device="demo")
@@ -127,21 +129,34 @@ def expected_refusals() -> Counter[str]:
 def run_demo(settings: Settings, *, serve: bool = True, pace_s: float = 0.4, out: TextIO | None = None) -> int:
     """Run the demo; return 0 when the station answered every step as the script expects.
 
-    With `serve`, the API's address is claimed first: a taken port raises `ListenError` before anything is
-    printed and before the previous demo's data (perhaps another demo's, still running) is deleted.
+    The demo's data directory (`DIR/demo`) is locked first: a demo still running there raises
+    `DataDirInUseError` before its data is touched. Then, with `serve`, the API's address is claimed: a taken
+    port raises `ListenError` before anything is printed and before the previous demo's data is deleted.
     """
-    listeners = listen(settings.api.host, settings.api.port) if serve else []
-    try:
-        return _run_demo(settings, listeners, serve=serve, pace_s=pace_s, out=out or sys.stdout)
-    finally:
-        for sock in listeners:  # already closed by uvicorn when it served; this covers a script that failed
-            sock.close()
+    with exclusive_data_dir(settings.station.data_dir / "demo"):
+        listeners = listen(settings.api.host, settings.api.port) if serve else []
+        try:
+            return _run_demo(settings, listeners, serve=serve, pace_s=pace_s, out=out or sys.stdout)
+        finally:
+            for sock in listeners:  # already closed by uvicorn when it served; this covers a script that failed
+                sock.close()
+
+
+def _clear_previous_demo(data_dir: Path) -> None:
+    """Delete the previous demo's data, all but the lock file this process holds (deleting it would let a
+    second demo lock a new file of the same name while this one runs)."""
+    for entry in data_dir.iterdir():
+        if entry.name == LOCK_NAME:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 def _run_demo(settings: Settings, listeners: list[socket.socket], *, serve: bool, pace_s: float, out: TextIO) -> int:
     data_dir = settings.station.data_dir / "demo"
-    if data_dir.exists():
-        shutil.rmtree(data_dir)
+    _clear_previous_demo(data_dir)
     demo_settings = settings.model_copy(update={"station": settings.station.model_copy(update={"data_dir": data_dir})})
     logging.getLogger("station.devices.indicators").setLevel(logging.WARNING)
     clock = _SimClock()

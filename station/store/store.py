@@ -26,6 +26,7 @@ from cloud_sync.chain import genesis_hash
 from station.clock import Hlc, HybridLogicalClock, SyncState, WallClockMs, read_boot_id, system_wall_ms
 from station.events import SYSTEM, Actor, Envelope, EventType, NewEvent
 from station.ids import uuid7, uuid7_text
+from station.store.anchor import Anchor, check_head, read_anchor, write_anchor
 from station.store.database import RecoveryReport, connect, open_checked
 from station.store.migrations import migrate
 from station.store.repository import Repository, WriterCache
@@ -217,13 +218,15 @@ class Store:
         sync_state: SyncState | None = None,
         boot_id: str | None = None,
         recover: bool = True,
+        recover_empty: bool = False,
     ) -> "Store":
         """Open (creating or recovering) the database at `path`, migrated to the current schema.
 
         `recover=False` is for inspecting (`station doctor`): a corrupt file raises `CorruptDatabaseError` and
-        is left where it is, for the service to recover when it starts.
+        is left where it is, for the service to recover when it starts. An empty (0-byte) file raises
+        `EmptyDatabaseError` and is left where it is unless `recover_empty` (`station run --recover-empty-db`).
         """
-        conn, recovered = open_checked(path, recover=recover)
+        conn, recovered = open_checked(path, recover=recover, recover_empty=recover_empty)
         try:
             applied = migrate(conn)
             if applied:
@@ -403,6 +406,28 @@ class Store:
         """How many events wait for the hub's acknowledgement (seq is gapless, so a subtraction)."""
         with self._lock:
             return self._last_seq() - self._acked_through()
+
+    def anchor_head(self) -> None:
+        """Record the chain head apart from the database (`station.store.anchor`): housekeeping and shutdown."""
+        seq, digest = self.head()
+        recorded = read_anchor(self.path)
+        if recorded is not None and recorded.stream_epoch == self.stream_epoch and recorded.seq > seq:
+            # Never lower the record: the events it covers are gone, and the record is what still says so.
+            logger.error("not recording head seq %d below the recorded seq %d", seq, recorded.seq)
+            return
+        if seq:
+            write_anchor(self.path, Anchor(self.stream_epoch, seq, digest))
+
+    def head_problems(self) -> list[str]:
+        """What the recorded chain head and the hub's watermark say is missing at the end of the stream."""
+        anchor = read_anchor(self.path)
+        with self._lock:
+            last, acked = self._last_seq(), self._acked_through()
+            row = (
+                self.conn.execute("SELECT hash FROM events WHERE seq = ?", [anchor.seq]).fetchone() if anchor else None
+            )
+        hash_at = {anchor.seq: str(row[0])} if anchor and row else {}
+        return check_head(anchor, self.stream_epoch, last, hash_at, acked)
 
     def last_seq(self) -> int:
         """The highest seq in the stream (0 when empty)."""

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from station.alerts.ledger import active_alerts
+from station.app import Station
 from station.cli import main
+from station.config import load_settings
 from station.events import SYSTEM, NewEvent
 from station.store import Store
 from station.store.anchor import anchor_path
@@ -91,3 +94,23 @@ def test_db_check_fails_on_a_cut_stream(
     out = capsys.readouterr().out
     assert "hash chain: verified" in out  # what was left is a valid chain...
     assert "EVENTS MISSING AT THE END: the chain head recorded at seq 10 is past the last event here (5)" in out
+
+
+def test_the_record_is_never_lowered_and_the_station_raises_an_alert(tmp_path: Path) -> None:
+    path = tmp_path / "station.db"
+    store = _store_with_events(path)
+    store.anchor_head()
+    store.close()
+    _cut(path, 8)
+    reopened = Store.open(path)
+    reopened.anchor_head()  # housekeeping after the cut: the record of seq 10 stays
+    assert reopened.head_problems() != []
+    reopened.close()
+    environ = {"STATION_DATA": str(tmp_path), "STATION_DEVICES__SCANNERS": "[]", "STATION_DEVICES__CONTROLLER": ""}
+    station = Station.build(load_settings(None, environ=environ))
+    try:
+        alerts = [(a["alert"], a["data"].get("detail")) for a in active_alerts(station.store)]
+        assert ("events_missing", "the chain head recorded at seq 10 is past the last event here (7)") in alerts
+    finally:
+        station.writer.shutdown()
+        station.store.close()

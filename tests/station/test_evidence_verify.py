@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from station.cli import main
 from station.video.evidence import build_evidence, key_fingerprint, public_key_pem, verify_bundle
 
 
@@ -93,3 +94,22 @@ def test_junk_is_refused_with_a_reason(junk: bytes) -> None:
     report = verify_bundle(junk)
     assert not report.ok
     assert report.problems[0].startswith("not a readable zip")
+
+
+def test_station_evidence_key_and_verify(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data_dir = tmp_path / "station"
+    monkeypatch.setenv("STATION_DATA", str(data_dir))
+    monkeypatch.delenv("STATION_CONFIG", raising=False)
+    bundle = tmp_path / "evidence-SO-1.zip"
+    bundle.write_bytes(_bundle(data_dir, tmp_path))
+    assert main(["evidence", "key"]) == 0
+    fingerprint = capsys.readouterr().out.splitlines()[0]
+    assert fingerprint == key_fingerprint(public_key_pem(data_dir))
+    assert main(["evidence", "verify", str(bundle), "--key", fingerprint]) == 0
+    assert "as signed by the pinned key" in capsys.readouterr().out
+    assert main(["evidence", "verify", str(bundle)]) == 0
+    assert "not pinned" in capsys.readouterr().out
+    assert main(["evidence", "verify", str(bundle), "--key", "sha256:" + "0" * 64]) == 1
+    assert "not by the pinned key" in capsys.readouterr().out
