@@ -436,6 +436,10 @@ def _serve_on(settings: Settings, station: Station, listeners: list[socket.socke
         lifespan="on",
         timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
         access_log=False,
+        # uvicorn would trust X-Forwarded-For from loopback and rewrite the client address: only the configured
+        # reverse proxies may say who the client is (`[api] trusted_proxies`, station/api/client_address.py).
+        proxy_headers=bool(settings.api.trusted_proxies),
+        forwarded_allow_ips=[str(p) for p in settings.api.trusted_proxies] or None,
     )
     logger.info("serving the API on http://%s:%s (docs at /docs)", settings.api.host, settings.api.port)
     # uvicorn re-raises SIGTERM/SIGINT once it has shut down gracefully; exit 0 then, as systemd expects.

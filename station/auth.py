@@ -7,6 +7,7 @@ the token id to `station.db.revoked` beside the database, so a running API that 
 notices it at once, whichever process revoked.
 """
 
+import functools
 import hashlib
 import logging
 import os
@@ -185,13 +186,16 @@ def add_user(store: Store, username: str, password: str, actor: Actor) -> None:
     _check_password(password)
     if not username or not username.isprintable() or len(username) > 64:
         raise AuthError("a username is 1-64 printable characters")
+    # Hashed before the transaction: argon2 takes ~0.1 s, and BEGIN IMMEDIATE holds the write lock that every
+    # scan of a running station waits for.
+    password_hash = _hasher.hash(password)
     with store.transaction() as tx:
         exists = next(tx.repo.db.query("SELECT 1 AS hit FROM users WHERE username = ?", [username]), None)
         if exists:
             raise AuthError(f"user {username} exists; use `station user passwd {username}`")
         tx.repo.db.execute(
             "INSERT INTO users (username, password_hash, created_at_ms) VALUES (?,?,?)",
-            [username, _hasher.hash(password), tx.wall_now_ms()],
+            [username, password_hash, tx.wall_now_ms()],
         )
         tx.append(NewEvent("user.added", actor, None, {"username": username}))
 
@@ -199,10 +203,9 @@ def add_user(store: Store, username: str, password: str, actor: Actor) -> None:
 def set_password(store: Store, username: str, password: str, actor: Actor) -> None:
     """Change a user's password and end their sessions."""
     _check_password(password)
+    password_hash = _hasher.hash(password)  # outside the write lock, as in `add_user`
     with store.transaction() as tx:
-        cur = tx.repo.db.execute(
-            "UPDATE users SET password_hash = ? WHERE username = ?", [_hasher.hash(password), username]
-        )
+        cur = tx.repo.db.execute("UPDATE users SET password_hash = ? WHERE username = ?", [password_hash, username])
         if cur.rowcount != 1:
             raise AuthError(f"no user {username}")
         tx.repo.db.execute("DELETE FROM sessions WHERE username = ?", [username])
@@ -214,19 +217,37 @@ def _check_password(password: str) -> None:
         raise AuthError("a password needs at least 8 characters")
 
 
-def check_password(store: Store, username: str, password: str) -> bool:
-    """True when the username exists, is enabled, and the password matches."""
+def password_hash_of(store: Store, username: str) -> str | None:
+    """The stored argon2 hash of an enabled user, or None (unknown or disabled). A cheap read for the DB thread."""
     with store.reading() as repo:
         row = next(
             repo.db.query("SELECT password_hash FROM users WHERE username = ? AND disabled = 0", [username]), None
         )
-    if row is None:
-        _hasher.hash(password)  # same cost as a real check, so timing does not reveal which usernames exist
-        return False
+    return None if row is None else str(row["password_hash"])
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """True when `password` matches `password_hash`. Slow on purpose (argon2): never call it on the DB thread.
+
+    With no hash (an unknown or disabled user) it verifies against a dummy hash of the same parameters, so the
+    answer takes as long as a real check and timing does not reveal which usernames exist.
+    """
     try:
-        return _hasher.verify(row["password_hash"], password)
+        return _hasher.verify(password_hash or _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    # Made on first use (in the caller's thread, the login pool) rather than at import: a CLI run pays nothing.
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def check_password(store: Store, username: str, password: str) -> bool:
+    """True when the username exists, is enabled, and the password matches (one thread: for the CLI and tests;
+    the API splits it into `password_hash_of` on the DB thread and `verify_password` in its login pool)."""
+    return verify_password(password_hash_of(store, username), password)
 
 
 def open_session(store: Store, username: str) -> str:

@@ -1,7 +1,6 @@
 """What the HTTP layer needs from the rest of the station, handed over by the composition root."""
 
 import asyncio
-import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,33 +28,6 @@ class HealthSource(Protocol):
         ...
 
 
-class LoginLimiter:
-    """Failed supervisor logins per (username, client): after `max_failures` within `window_s`, refuse."""
-
-    def __init__(self, max_failures: int = 5, window_s: float = 900.0, clock: Callable[[], float] = time.monotonic):
-        self.max_failures = max_failures
-        self.window_s = window_s
-        self._clock = clock
-        self._failures: dict[tuple[str, str], list[float]] = {}
-
-    def retry_after_s(self, username: str, client: str) -> int:
-        """Seconds to wait before another attempt is allowed (0 = allowed now)."""
-        now = self._clock()
-        recent = [t for t in self._failures.get((username.lower(), client), []) if now - t < self.window_s]
-        self._failures[(username.lower(), client)] = recent
-        if len(recent) < self.max_failures:
-            return 0
-        return int(self.window_s - (now - recent[0])) + 1
-
-    def failed(self, username: str, client: str) -> None:
-        """Record a failed attempt."""
-        self._failures.setdefault((username.lower(), client), []).append(self._clock())
-
-    def succeeded(self, username: str, client: str) -> None:
-        """Forget failures after a good login."""
-        self._failures.pop((username.lower(), client), None)
-
-
 @dataclass
 class ApiContext:
     """The station as the API sees it. All database work runs on `writer`, the one database thread."""
@@ -72,7 +44,6 @@ class ApiContext:
     video: VideoService | None = None  # None: no camera configured
     version: str = "0.0.0"
     health_parts: dict[str, HealthSource] = field(default_factory=dict)  # see `register_health`
-    login_limiter: LoginLimiter = field(default_factory=LoginLimiter)
     cookie_secure: bool = False
     token_cache: dict[str, tuple[Principal, float, RevocationMark]] = field(default_factory=dict)
 

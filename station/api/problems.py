@@ -27,6 +27,15 @@ API_MESSAGES: dict[str, tuple[str, str]] = {
     "invalid_request": ("请求格式不正确", "The request is not valid"),
     "login_failed": ("用户名或密码错误", "Wrong username or password"),
     "too_many_attempts": ("尝试次数过多，请稍后再试", "Too many attempts; try again later"),
+    "login_rate_limited": (
+        "此设备登录尝试过于频繁，请稍后再试",
+        "Too many login attempts from this device; try again later",
+    ),
+    "login_busy": ("登录请求过多，请稍后再试", "The station is busy with other logins; try again shortly"),
+    "cross_site_request": (
+        "请求未通过同源检查，请从工作站页面操作",
+        "The request did not come from this station's pages (same-origin check failed)",
+    ),
     "method_not_allowed": ("不支持此方法", "Method not allowed"),
     "internal_error": ("服务器内部错误", "Internal error"),
     "claimed_by_other": ("订单已被其他手持终端认领", "Another PDA holds this order"),

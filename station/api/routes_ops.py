@@ -7,10 +7,22 @@ from fastapi.responses import PlainTextResponse
 
 from station.alerts.monitor import active_alerts
 from station.api import API_PREFIX
+from station.api.client_address import Network, client_address, parse_networks
+from station.api.context import ApiContext
+from station.api.login_limits import login_throttle
+from station.api.password_pool import PoolBusy, password_pool
 from station.api.problems import ApiProblem, problem_responses
 from station.api.schemas import AlertOut, HealthOut, LoginIn, WhoAmI
-from station.api.security import ANY_ROLE, SESSION_COOKIE, context, require
-from station.auth import SESSION_TTL_MS, ApiRole, Principal, check_password, close_session, open_session
+from station.api.security import ANY_ROLE, SESSION_COOKIE, context, refuse_cross_site, require
+from station.auth import (
+    SESSION_TTL_MS,
+    ApiRole,
+    Principal,
+    close_session,
+    open_session,
+    password_hash_of,
+    verify_password,
+)
 
 router = APIRouter(prefix=API_PREFIX)
 metrics_router = APIRouter()  # /metrics sits at the root, where Prometheus looks by default
@@ -56,16 +68,32 @@ async def get_health(
     tags=["auth"],
 )
 async def login(body: LoginIn, request: Request) -> Response:
-    """Supervisor login: sets an HttpOnly, SameSite=Strict session cookie. Repeated failures are refused."""
+    """Supervisor login: sets an HttpOnly, SameSite=Strict session cookie.
+
+    Refused with 429 and Retry-After: repeated failures for the user from this client (`too_many_attempts`),
+    too many attempts from this client (`login_rate_limited`), or from everyone at once (`login_busy`). The
+    password is checked in the login pool, never on the database thread (`station/api/password_pool.py`).
+    """
     ctx = context(request)
-    client = request.client.host if request.client else "?"
-    wait_s = ctx.login_limiter.retry_after_s(body.username, client)
-    if wait_s:
-        raise ApiProblem(429, "too_many_attempts", headers={"Retry-After": str(wait_s)})
-    if not await ctx.db(check_password, ctx.store, body.username, body.password):
-        ctx.login_limiter.failed(body.username, client)
+    throttle = login_throttle(request)
+    client = client_address(request, _trusted_proxies(ctx))
+    refusal = throttle.admit(body.username, client)
+    if refusal is not None:
+        await throttle.pause_refusal()
+        raise ApiProblem(429, refusal.code, headers={"Retry-After": str(refusal.retry_after_s)})
+    try:
+        reservation = password_pool().reserve()
+    except PoolBusy as busy:
+        await throttle.pause_refusal()
+        raise ApiProblem(429, "login_busy", headers={"Retry-After": str(busy.retry_after_s)}) from None
+    with reservation:
+        # The row on the database thread (cheap), argon2 in the pool (slow), the session back on the database.
+        password_hash = await ctx.db(password_hash_of, ctx.store, body.username)
+        ok = await reservation.run(verify_password, password_hash, body.password)
+    if not ok:
+        throttle.failed(body.username, client)
         raise ApiProblem(401, "login_failed")
-    ctx.login_limiter.succeeded(body.username, client)
+    throttle.succeeded(body.username, client)
     secret = await ctx.db(open_session, ctx.store, body.username)
     response = Response(status_code=204)
     response.set_cookie(
@@ -80,12 +108,18 @@ async def login(body: LoginIn, request: Request) -> Response:
     return response
 
 
-@router.post("/auth/logout", status_code=204, response_class=Response, tags=["auth"])
+def _trusted_proxies(ctx: ApiContext) -> tuple[Network, ...]:
+    # Parsed per request: a few entries at most, and `[api]` may be reloaded.
+    return parse_networks(ctx.settings.api.trusted_proxies)
+
+
+@router.post("/auth/logout", status_code=204, response_class=Response, responses=problem_responses(403), tags=["auth"])
 async def logout(request: Request) -> Response:
-    """End the supervisor session (no error if there is none)."""
+    """End the supervisor session (no error if there is none). With the cookie, only from the station's pages."""
     ctx = context(request)
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
+        refuse_cross_site(request)
         await ctx.db(close_session, ctx.store, cookie)
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")

@@ -8,12 +8,18 @@ whether the token was revoked by this process or by `station token revoke` in an
 
 The credentials are declared as OpenAPI security schemes (`bearerToken`, and `supervisorSession` on routes a
 supervisor may use), so /docs has an Authorize button; the checks and their 401/403 problems stay ours.
+
+A request that changes something with only the session cookie must show it comes from this station's own pages
+(`same_origin_proof`): the cookie is SameSite=Strict, but "site" ignores the port, so a page served by anything
+else on the station's host (or a sibling name) would otherwise ride on it with a body-less POST. Bearer tokens
+are never sent by a browser on its own and are not affected.
 """
 
 import hashlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
@@ -24,6 +30,7 @@ from station.auth import ApiRole, Principal, revocation_mark, verify_session, ve
 
 SESSION_COOKIE = "station_session"
 TOKEN_CACHE_S = 2.0
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # auto_error=False: these only document the credentials (and hand them to Swagger UI); `require` decides.
 bearer_scheme = HTTPBearer(
@@ -76,6 +83,36 @@ async def identify(request: Request) -> Principal | None:
     return None
 
 
+def same_origin_proof(request: Request) -> bool:
+    """True when the request shows a browser sent it from this station's own pages. Any one of:
+
+    - a JSON body (`Content-Type: application/json`): another origin cannot send that without a CORS
+      preflight, which the station never grants;
+    - an `X-Requested-With` header (the pages' fetch helper sets it): likewise a preflighted header;
+    - an `Origin` naming this very host and port.
+    """
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json")):
+        return True
+    if request.headers.get("x-requested-with"):
+        return True
+    origin = request.headers.get("origin", "")
+    host = request.headers.get("host", "")
+    if not origin or origin == "null" or not host:
+        return False
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
+
+
+def refuse_cross_site(request: Request) -> None:
+    """403 `cross_site_request` for a state-changing request made with the session cookie alone and no
+    `same_origin_proof`."""
+    if request.method in SAFE_METHODS or request.headers.get("authorization"):
+        return
+    if request.cookies.get(SESSION_COOKIE) and not same_origin_proof(request):
+        raise ApiProblem(403, "cross_site_request")
+
+
 def require(*roles: ApiRole) -> Callable[..., Awaitable[Principal]]:
     """A dependency: the caller must be authenticated (else 401) and hold one of `roles` (else 403).
 
@@ -90,6 +127,7 @@ def require(*roles: ApiRole) -> Callable[..., Awaitable[Principal]]:
             raise ApiProblem(401, "unauthenticated", headers={"WWW-Authenticate": 'Bearer realm="packing-station"'})
         if principal.role not in allowed:
             raise ApiProblem(403, "forbidden")
+        refuse_cross_site(request)
         return principal
 
     if ApiRole.SUPERVISOR in allowed:

@@ -15,8 +15,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from station.api import API_PREFIX
 from station.api.context import ApiContext
-from station.api.limits import BodySizeLimit
 from station.api.docs import add_docs
+from station.api.limits import BodySizeLimit
 from station.api.order_paths import KeepEncodedSlashes
 from station.api.problems import ApiProblem, handle_api_problem, handle_http, handle_validation, problem_response
 from station.api.routes_labels import router as labels_router

@@ -1,7 +1,8 @@
-"""The `[api]` section: where the HTTP API listens."""
+"""The `[api]` section: where the HTTP API listens, and which proxies it believes."""
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from station.api.client_address import parse_networks
 from station.config_section import ConfigSection
 
 
@@ -15,3 +16,19 @@ class ApiSettings(ConfigSection):
     cookie_secure: bool = Field(
         False, description="Mark the supervisor session cookie Secure (set true when served behind HTTPS)."
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For is believed for the per-client "
+            "login limits. Empty: the socket's peer address always counts, and the header never does."
+        ),
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        try:
+            parse_networks(value)
+        except ValueError as err:
+            raise ValueError(f"not an address or network: {err}") from err
+        return value

@@ -272,8 +272,10 @@ export async function api(path, options = {}) {
 }
 
 // The request itself: a 401 goes to the login page, any other refusal becomes an ApiError with its problem.
+// X-Requested-With shows the station the request comes from its own pages: another origin cannot send that
+// header without a CORS preflight, so a body-less POST with the session cookie is accepted only with it.
 async function call(path, options) {
-  const headers = { "Accept-Language": language(), ...(options.headers || {}) };
+  const headers = { "Accept-Language": language(), "X-Requested-With": "fetch", ...(options.headers || {}) };
   const response = await fetch(path, { credentials: "same-origin", ...options, headers });
   if (response.status === 401) {
     location.href = "/login?next=" + encodeURIComponent(location.pathname);

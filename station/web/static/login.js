@@ -2,10 +2,22 @@ import { language, setUpHeader, t } from "/static/common.js";
 
 setUpHeader(() => {});
 
-/** Only a path of this site: a `next` pointing elsewhere would make the login page an open redirect. */
+/**
+ * Only a page of this site: a `next` pointing elsewhere would make the login page an open redirect. A prefix test
+ * is not enough — the URL parser reads `/\evil.example` and `/<tab>/evil.example` as `//evil.example` — so the
+ * parser itself decides, and the absolute URL it gives is used only if its origin is ours (an absolute URL: a
+ * path such as `/.//evil.example` resolves to `//evil.example`, which would be another host again).
+ */
 function nextPage() {
   const next = new URLSearchParams(location.search).get("next") || "/";
-  return next.startsWith("/") && !next.startsWith("//") ? next : "/";
+  if (!next.startsWith("/") || /[\\\u0000-\u001f\u007f]/.test(next)) return "/";
+  let url;
+  try {
+    url = new URL(next, location.origin);
+  } catch {
+    return "/";
+  }
+  return url.origin === location.origin ? url.href : "/";
 }
 
 document.getElementById("login-form").addEventListener("submit", async (event) => {
