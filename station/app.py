@@ -243,8 +243,15 @@ class Station:
 
         loop.call_soon_threadsafe(arm)
 
-    def _bench_devices(self, bench_id: str) -> BenchDevices:
-        return self.devices if bench_id == self.settings.workflow.default_bench else BenchDevices()
+    def _bench_devices(self, bench_id: str) -> BenchDevices | None:
+        """The station's devices are its default bench's. Another bench has none: fine while no guard needs a
+        device, refused (None) once a camera, a scale or a printer is configured, so that no bench id packs
+        without the evidence the default bench must give."""
+        if bench_id == self.settings.workflow.default_bench:
+            return self.devices
+        devices = self.settings.devices
+        guarded = devices.camera is not None or devices.printer is not None or devices.scale is not None
+        return None if guarded else BenchDevices()
 
     def _report_device(self, device: str, up: bool, detail: str) -> None:
         """Device adapters report on the loop; the alert is written on the database thread."""

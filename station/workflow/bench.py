@@ -67,7 +67,7 @@ class BenchWorkflow:
         rules: ScanRules,
         *,
         indicator: Indicator | None = None,
-        devices: Callable[[str], BenchDevices] | None = None,
+        devices: Callable[[str], BenchDevices | None] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
@@ -175,6 +175,8 @@ class BenchWorkflow:
 
     def _decide(self, tx: Tx, scan: Scan, bench: Bench) -> ScanOutcome:
         """Decide the scan inside `tx`: the idle lock, the reading that means something here, then its step."""
+        if self._context.bench_devices(bench.bench_id) is None:
+            return Turn(tx, scan, bench, self._context).refuse("bench_not_configured")
         session.apply_idle_lock(tx, bench, self.settings)
         scan.reading = resolve_reading(tx, scan.reading, bench)
         turn = Turn(tx, scan, bench, self._context)

@@ -33,7 +33,13 @@ class BenchContext:
 
     settings: WorkflowSettings
     readings: ReadingCache  # `interpret` with the current `[scan]` rules, remembering recent reads
-    devices: Callable[[str], BenchDevices]
+    # A bench's devices; None for a bench this station has no devices for while its guards need some (a camera,
+    # a scale or a printer is configured for another bench): scans there are refused, never packed unguarded.
+    bench_devices: Callable[[str], BenchDevices | None]
+
+    def devices(self, bench_id: str) -> BenchDevices:
+        """The devices of a bench scans are decided at (an unknown bench was refused before: no devices)."""
+        return self.bench_devices(bench_id) or BenchDevices()
 
     @property
     def rules(self) -> ScanRules:

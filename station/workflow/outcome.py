@@ -20,6 +20,7 @@ _FEEDBACK: dict[str, Feedback] = {
     "carrier_mismatch": Feedback.BLOCKED,
     "order_not_labeled": Feedback.BLOCKED,
     "needs_supervisor": Feedback.NEEDS_SUPERVISOR,
+    "bench_not_configured": Feedback.BLOCKED,
     "supervisor_badge_needs_scanner": Feedback.NEEDS_SUPERVISOR,
     "order_already_packed": Feedback.NEEDS_SUPERVISOR,
 }
@@ -45,6 +46,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "order_not_labeled": ("订单未打单，不可交接", "Order is not labeled; cannot hand over"),
     "not_logged_in": ("请先扫描工牌登录", "Scan your badge to log in first"),
     "unknown_badge": ("工牌未登记", "Badge not registered"),
+    "bench_not_configured": (
+        "本工作站没有为此工位配置设备（摄像头、秤、打印机），不能在此打包",
+        "This station has no devices (camera, scale, printer) for this bench: packing here is refused",
+    ),
     "supervisor_badge_needs_scanner": (
         "主管工牌须由工位扫描枪读取",
         "A supervisor's badge must be read by the bench's scanner",
