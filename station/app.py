@@ -216,6 +216,8 @@ class Station:
             self.store, settings.video, data_dir, self.camera, db=self._submit_db, schedule=self._schedule
         )
         self.store.subscribe(self.video.notify)
+        if self.printing is not None:
+            self.video.label_image = self.printing.printed_label_png  # the label as printed, in the bundle
         if settings.video.require_photo:
             self.devices.camera = self.video  # the `packed` guard then asks for a packing photo
 

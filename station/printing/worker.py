@@ -20,7 +20,7 @@ from station.events import Envelope, EventType
 from station.orders.model import Order, Status
 from station.printing.autoprint import AutoPrint
 from station.printing.availability import DeviceState, PrinterAvailability
-from station.printing.errors import LabelDataError
+from station.printing.errors import LabelDataError, PreviewUnavailable
 from station.printing.jobs import DEFAULT_PRINTER, JobKind, JobState, LabelEvent, PrintJob
 from station.printing.labels import LabelMaker, label_preview_png
 from station.printing.ports import JobReport, LabelPrinter, LabelRendering
@@ -28,6 +28,7 @@ from station.printing.queue import (
     PrintConfirmation,
     forget_old_zpl,
     job,
+    last_printed_shipping_job,
     latest_shipping_job,
     mark_sending,
     next_job,
@@ -304,6 +305,20 @@ class PrintWorker:
         with self.store.reading() as repo:
             latest = latest_shipping_job(repo.db, order.order_id)
         return label_preview_png(order, self.labels, latest.zpl if latest is not None else None)
+
+
+    def printed_label_png(self, order_id: str) -> bytes | None:
+        """The label last printed for the order (one no change of the order voided) as PNG, for its evidence
+        bundle; None when none was printed or it cannot be drawn here. Blocking: run it in an executor."""
+        with self.store.reading() as repo:
+            printed = last_printed_shipping_job(repo.db, order_id)
+        if printed is None or printed.zpl is None:
+            return None
+        try:
+            return self.labels.png(printed.zpl)
+        except (PreviewUnavailable, LabelDataError) as err:
+            logger.warning("print queue %s: the label of order %s cannot be drawn: %s", self.name, order_id, err)
+            return None
 
 
 def _sendable(j: PrintJob) -> bool:

@@ -58,12 +58,15 @@ def build_evidence(
     order_id: str,
     station: str,
     files: dict[str, Path],
+    blobs: dict[str, bytes] | None = None,
     timeline: list[Envelope],
     chain_head: dict[str, Any],
     created_ms: int,
 ) -> bytes:
-    """The zip (bytes) of ``files`` (name in the zip → path), the timeline and the signed manifest."""
+    """The zip (bytes) of ``files`` (name in the zip → path), ``blobs`` (name → bytes, e.g. the printed label's
+    picture), the timeline and the signed manifest."""
     contents: dict[str, bytes] = {name: path.read_bytes() for name, path in files.items()}
+    contents |= blobs or {}
     contents["timeline.json"] = json.dumps(timeline, ensure_ascii=False, indent=1).encode()
     manifest = {
         "order_id": order_id,

@@ -68,6 +68,8 @@ class VideoService:
         self._db = db
         self._schedule = schedule
         self._photo_lock = threading.Lock()
+        # The printed label of an order as PNG (set by the station when it has a printer): in the evidence bundle.
+        self.label_image: Callable[[str], bytes | None] | None = None
 
     @property
     def video_dir(self) -> Path:
@@ -317,11 +319,13 @@ class VideoService:
         # lazy: the signing library costs ~10 MB of RSS, for a bundle a supervisor asks for now and then
         from station.video.evidence import build_evidence  # noqa: PLC0415
 
+        label = self.label_image(order_id) if self.label_image is not None else None
         return build_evidence(
             self.data_dir,
             order_id=order_id,
             station=station,
             files={name: path for name, path in files.items() if path.exists()},
+            blobs={"label.png": label} if label is not None else None,
             timeline=timeline,
             chain_head=chain_head,
             created_ms=self.store.wall_ms(),

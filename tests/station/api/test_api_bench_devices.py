@@ -44,7 +44,8 @@ def guarded(tmp_path: Path) -> Iterator[tuple[TestClient, Station]]:
 def test_another_bench_of_a_guarded_station_is_refused(guarded: tuple[TestClient, Station]) -> None:
     client, station = guarded
     refused = _scan(client, station, "B02", "OP-001")
-    assert (refused["outcome"], refused["reason"], refused["feedback"]) == ("refused", "bench_not_configured", "blocked")
+    answer = (refused["outcome"], refused["reason"], refused["feedback"])
+    assert answer == ("refused", "bench_not_configured", "blocked")
     assert _scan(client, station, "B02", str(ORDER["order_id"]))["reason"] == "bench_not_configured"
     assert _scan(client, station, "B01", "OP-001")["outcome"] == "accepted"  # the station's own bench works
 
