@@ -99,7 +99,8 @@ async def get_markers(order_id: OrderId, request: Request, _: Viewer) -> ClipOut
     row = await context(request).db(video.clip_row, order_id)
     if row is None or not row.get("path"):
         raise ApiProblem(404, "clip_not_found")
-    return _clip_out(row)
+    gaps = await context(request).db(video.recording_gaps, order_id)
+    return _clip_out(row).model_copy(update={"recording_gaps": gaps})
 
 
 @router.post(

@@ -251,6 +251,10 @@ class ClipOut(BaseModel):
     duration_s: float
     markers: list[tuple[float, str]] = Field(description="Every event of the order as [offset_s, label].")
     disputed: bool
+    recording_gaps: list[tuple[int, int]] = Field(
+        default_factory=list,
+        description="Stretches of the order's window with no recording, as [start_ms, end_ms] wall times.",
+    )
 
 
 class ActionOut(BaseModel):

@@ -59,6 +59,7 @@ def build_evidence(
     station: str,
     files: dict[str, Path],
     blobs: dict[str, bytes] | None = None,
+    recording_gaps: list[tuple[int, int]] | None = None,
     timeline: list[Envelope],
     chain_head: dict[str, Any],
     created_ms: int,
@@ -73,6 +74,9 @@ def build_evidence(
         "station": station,
         "created_ms": created_ms,
         "chain_head": chain_head,
+        # Stretches of the order's clip window with no recording ([start_ms, end_ms] wall times): a clip cut short
+        # says so here instead of passing for the whole packing.
+        "recording_gaps": [list(gap) for gap in recording_gaps or []],
         "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(contents.items())},
         "signature": {"alg": "Ed25519", "file": "manifest.sig", "public_key": "station_key.pub.pem"},
     }

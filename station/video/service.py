@@ -28,7 +28,7 @@ from station.events import SYSTEM, Envelope, EventType, NewEvent
 from station.store import Store
 from station.video.backend import ClipResult, NoFootage, SegmentRow, VideoBackend, VideoFile
 from station.video.settings import VideoSettings
-from station.video.window import ClipWindow, clip_window
+from station.video.window import ClipWindow, clip_window, recording_gaps
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +106,14 @@ class VideoService:
                 [start_ms, end_ms],
             )
             return [SegmentRow(**r) for r in rows]
+
+    def recording_gaps(self, order_id: str) -> list[tuple[int, int]]:
+        """What the order's clip window is missing from the recording, as wall-time stretches (database thread)."""
+        window = self.window(order_id)
+        if window is None:
+            return []
+        rows = self.segments_between(window.start_ms, window.end_ms)
+        return recording_gaps([(r.start_ms, r.end_ms) for r in rows], window.start_ms, window.end_ms)
 
     def _recorded_until(self) -> int:
         with self.store.reading():
@@ -320,12 +328,14 @@ class VideoService:
         from station.video.evidence import build_evidence  # noqa: PLC0415
 
         label = self.label_image(order_id) if self.label_image is not None else None
+        gaps = self._db_wait(lambda: self.recording_gaps(order_id))
         return build_evidence(
             self.data_dir,
             order_id=order_id,
             station=station,
             files={name: path for name, path in files.items() if path.exists()},
             blobs={"label.png": label} if label is not None else None,
+            recording_gaps=gaps,
             timeline=timeline,
             chain_head=chain_head,
             created_ms=self.store.wall_ms(),

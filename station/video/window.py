@@ -53,3 +53,27 @@ def clip_window(events: Sequence[Envelope], pre_roll_s: float, post_roll_s: floa
         (_event_ms(e), _marker_label(e)) for e in events if e["type"] not in _NOT_MARKERS and e["seq"] >= start["seq"]
     )
     return ClipWindow(first - round(pre_roll_s * 1000), last + round(post_roll_s * 1000), markers)
+
+
+# Segments are cut back to back; less than this between two is a frame boundary, not a missing stretch.
+GAP_TOLERANCE_MS = 1_500
+
+
+def recording_gaps(
+    recorded: Sequence[tuple[int, int]], start_ms: int, end_ms: int, tolerance_ms: int = GAP_TOLERANCE_MS
+) -> list[tuple[int, int]]:
+    """The stretches of ``[start_ms, end_ms]`` that no recorded ``(start_ms, end_ms)`` segment covers, longer
+    than ``tolerance_ms``: what a clip of that window is missing (a camera unplugged, a full disk)."""
+    gaps: list[tuple[int, int]] = []
+    covered_to = start_ms
+    for seg_start, seg_end in sorted(recorded):
+        if seg_end <= covered_to:
+            continue
+        if seg_start - covered_to > tolerance_ms:
+            gaps.append((covered_to, min(seg_start, end_ms)))
+        covered_to = max(covered_to, seg_end)
+        if covered_to >= end_ms:
+            break
+    if end_ms - covered_to > tolerance_ms:
+        gaps.append((covered_to, end_ms))
+    return [(a, b) for a, b in gaps if b > a]

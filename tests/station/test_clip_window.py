@@ -3,7 +3,7 @@
 from typing import Any
 
 from station.events import Envelope
-from station.video.window import clip_window
+from station.video.window import clip_window, recording_gaps
 
 BENCH = {"id": "OP-001", "role": "packer", "device": "scanner-1", "bench": "B01"}
 HUB = {"id": "hub", "role": "hub", "device": None, "bench": None}
@@ -48,3 +48,12 @@ def test_an_order_never_opened_is_clipped_from_its_first_bench_event() -> None:
 
 def test_no_bench_event_no_clip() -> None:
     assert clip_window(_timeline()[:1], pre_roll_s=1, post_roll_s=1) is None
+
+
+def test_recording_gaps_are_the_uncovered_stretches() -> None:
+    segments = [(0, 2_000), (2_000, 4_000), (9_000, 11_000)]  # 4 s to 9 s never recorded
+    assert recording_gaps(segments, 1_000, 10_000) == [(4_000, 9_000)]
+    assert recording_gaps(segments, 1_000, 15_000) == [(4_000, 9_000), (11_000, 15_000)]  # recording stopped
+    assert recording_gaps([(0, 1_000), (1_800, 3_000)], 0, 3_000) == []  # under a tolerance: a cut, not a gap
+    assert recording_gaps([], 0, 5_000) == [(0, 5_000)]
+    assert recording_gaps([(0, 10_000)], 2_000, 3_000) == []

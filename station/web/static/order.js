@@ -62,6 +62,11 @@ function renderClip() {
     document.getElementById("make-clip").hidden = state.clipProblem === "no_camera";
     return;
   }
+  // A clip cut short (a camera unplugged, a full disk) says so: the footage does not cover the whole packing.
+  const missingS = (state.clip.recording_gaps ?? []).reduce((sum, [start, end]) => sum + (end - start) / 1000, 0);
+  const gap = document.getElementById("recording-gap");
+  gap.hidden = missingS === 0;
+  gap.textContent = missingS ? t("recording_gap").replace("{s}", String(Math.round(missingS))) : "";
   const video = document.getElementById("clip");
   const source = base + "/clip"; // the browser fetches it in ranges and can seek anywhere
   if (video.getAttribute("src") !== source) video.src = source; // a language switch must not restart the clip

@@ -89,6 +89,28 @@ def test_clip_photo_markers_range_and_evidence(video: VideoStation) -> None:
         assert isinstance(key, Ed25519PublicKey)
         key.verify(zf.read("manifest.sig"), manifest_bytes)  # raises if the signature does not verify
     assert manifest["chain_head"]["seq"] >= max(e["seq"] for e in events)
+    assert manifest["recording_gaps"] == []  # recorded throughout
+    assert markers.json()["recording_gaps"] == []
+
+
+def test_a_clip_with_a_recording_gap_says_so(video: VideoStation) -> None:
+    pack_and_label(video)
+    service = video.station.video
+    assert service is not None
+    order_id = ORDER["order_id"]
+    wait(lambda: video.db(service.clip_row, order_id))
+    window = video.db(service.window, order_id)
+    rows = video.db(service.segments_between, window.start_ms, window.end_ms)
+    lost = rows[len(rows) // 2]  # a segment lost in the middle (a full disk, a camera unplugged)
+    video.db(lambda: service.store.db.execute("DELETE FROM video_segments WHERE path = ?", [lost.path]))
+    gaps = video.client.get(f"/api/v1/orders/{order_id}/clip/markers", headers=video.sv).json()["recording_gaps"]
+    assert len(gaps) == 1
+    lost_start, lost_end = max(lost.start_ms, window.start_ms), min(lost.end_ms, window.end_ms)  # within the window
+    assert gaps[0][0] <= lost_start + 100
+    assert gaps[0][1] >= lost_end - 100
+    evidence = video.client.get(f"/api/v1/orders/{order_id}/evidence", headers=video.sv)
+    with zipfile.ZipFile(io.BytesIO(evidence.content)) as zf:
+        assert json.loads(zf.read("manifest.json"))["recording_gaps"] == gaps
 
 
 def test_frozen_camera_refuses_packed_with_photo_missing(frozen: VideoStation) -> None:

@@ -355,3 +355,19 @@ def test_the_bench_screen_shows_an_order_the_hub_changed_and_what_to_put_back(
     page.wait_for_selector("#answer.fb-ok")
     assert page.text_content("#changes") is not None
     assert page.is_hidden("#changes")  # the list goes with the notice
+
+
+def test_the_order_page_says_when_the_recording_has_a_gap(served: tuple[VideoStation, str], page: Page) -> None:
+    station, base_url = served
+    pack_and_label(station)
+    service = station.station.video
+    assert service is not None
+    wait(lambda: station.db(service.clip_row, ORDER_ID))
+    window = station.db(service.window, ORDER_ID)
+    lost = station.db(service.segments_between, window.start_ms, window.end_ms)[0]
+    station.db(lambda: service.store.db.execute("DELETE FROM video_segments WHERE path = ?", [lost.path]))
+    _log_in(page, base_url, f"/orders/{ORDER_ID}")
+    page.wait_for_selector("#recording-gap:not([hidden])")
+    assert "The recording has a gap" in (page.text_content("#recording-gap") or "")
+    page.click("#language")
+    page.wait_for_selector("#recording-gap:has-text('录像有中断')")
