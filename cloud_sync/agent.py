@@ -78,10 +78,14 @@ class SyncAgent:
         station_id: str,
         boot_id: str = "",
         versions: Mapping[str, str] | None = None,
+        evidence_key: str | None = None,
         tick_s: float = 0.25,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
+        # The fingerprint of the key that signs this station's evidence bundles, announced in every birth: the
+        # hub pins the first it sees and flags a change (cloud_sync/CONTRACT.md, "Presence").
+        self._evidence_key = evidence_key
         self.topics = StationTopics(site, station_id)
         self._outbox = outbox
         self._boot_id = boot_id
@@ -498,6 +502,8 @@ class SyncAgent:
                 acked_through=self.uplink.acked_through,
                 cmd_applied_through=self.downlink.applied_through,
             )
+            if self._evidence_key is not None:
+                doc["evidence_key"] = self._evidence_key
         if reason is not None:
             doc["reason"] = reason
         return dumps(doc)

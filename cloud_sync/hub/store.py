@@ -9,6 +9,7 @@ the high-water mark, so an ack always reflects committed rows, whichever instanc
 import importlib
 import json
 import logging
+import re
 import sqlite3
 import threading
 import time
@@ -25,6 +26,7 @@ from cloud_sync.wire import CmdAck
 logger = logging.getLogger(__name__)
 
 _ADVANCE_CHUNK = 2000
+_FINGERPRINT = re.compile(r"sha256:[0-9a-f]{64}")
 MAX_REPORTED_GAPS = 16
 
 _SCHEMA = (
@@ -45,6 +47,13 @@ _SCHEMA = (
         site TEXT NOT NULL, station TEXT NOT NULL, cmd_seq BIGINT NOT NULL, cmd_id TEXT NOT NULL UNIQUE,
         type TEXT NOT NULL, data TEXT NOT NULL, state TEXT NOT NULL, reason TEXT, created_ms BIGINT NOT NULL,
         sent_ms BIGINT, PRIMARY KEY (site, station, cmd_seq))""",
+    # The evidence key each station announced first (pinned), and every other one it announced since.
+    """CREATE TABLE IF NOT EXISTS hub_station_keys (
+        site TEXT NOT NULL, station TEXT NOT NULL, fingerprint TEXT NOT NULL, first_seen_ms BIGINT NOT NULL,
+        PRIMARY KEY (site, station))""",
+    """CREATE TABLE IF NOT EXISTS hub_key_changes (
+        site TEXT NOT NULL, station TEXT NOT NULL, pinned TEXT NOT NULL, announced TEXT NOT NULL,
+        seen_ms BIGINT NOT NULL, PRIMARY KEY (site, station, announced))""",
 )
 
 
@@ -485,6 +494,7 @@ class HubStore:
                 "UPDATE hub_stations SET status=?, status_ms=? WHERE site=? AND station=?",
                 (json.dumps(dict(doc), ensure_ascii=False), _now_ms(), site, station),
             )
+            self._pin_evidence_key(db, site, station, doc.get("evidence_key"))
             through = doc.get("cmd_applied_through")
             if isinstance(through, int) and not isinstance(through, bool) and doc.get("state") == "online":
                 db.execute(
@@ -495,6 +505,42 @@ class HubStore:
                     "UPDATE hub_commands SET sent_ms=NULL WHERE site=? AND station=? AND cmd_seq > ?",
                     (site, station, through),
                 )
+
+    def _pin_evidence_key(self, db: _Dialect, site: str, station: str, announced: Any) -> None:
+        # First sight pins the station's evidence key; a different one later is recorded and logged, never
+        # adopted: bundles signed by it do not verify against the pinned key until a person decides.
+        if not isinstance(announced, str) or not _FINGERPRINT.fullmatch(announced):
+            return
+        now = _now_ms()
+        db.execute(
+            "INSERT INTO hub_station_keys (site, station, fingerprint, first_seen_ms) VALUES (?,?,?,?) "
+            "ON CONFLICT DO NOTHING",
+            (site, station, announced, now),
+        )
+        pinned = db.execute(
+            "SELECT fingerprint FROM hub_station_keys WHERE site=? AND station=?", (site, station)
+        ).fetchone()[0]
+        if pinned != announced:
+            inserted = db.execute(
+                "INSERT INTO hub_key_changes (site, station, pinned, announced, seen_ms) VALUES (?,?,?,?,?) "
+                "ON CONFLICT DO NOTHING",
+                (site, station, pinned, announced, now),
+            )
+            if getattr(inserted, "rowcount", 1):
+                logger.warning(
+                    "station %s/%s announces evidence key %s, not its pinned %s", site, station, announced, pinned
+                )
+
+    def evidence_key(self, site: str, station: str) -> tuple[str | None, list[str]]:
+        """A station's pinned evidence key (None before its first announcement) and the other keys it announced."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT fingerprint FROM hub_station_keys WHERE site=? AND station=?", (site, station)
+            ).fetchone()
+            changes = self._db.execute(
+                "SELECT announced FROM hub_key_changes WHERE site=? AND station=? ORDER BY seen_ms", (site, station)
+            ).fetchall()
+        return (row[0] if row else None), [r[0] for r in changes]
 
     def commands(self, site: str, station: str) -> list[dict[str, Any]]:
         """A station's commands with their state (pending / applied / rejected) and refusal reason."""

@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from station.events import Envelope
+from station.video.key_file import FINGERPRINT_FILE, KEY_FILE
 
-KEY_FILE = "keys/evidence_ed25519.pem"
 _SIGNED = ("manifest.json", "manifest.sig", "station_key.pub.pem")  # the bundle's own files, beside the listed
 
 
@@ -40,6 +40,12 @@ def station_key(data_dir: Path) -> Ed25519PrivateKey:
             f.write(pem)
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     assert isinstance(key, Ed25519PrivateKey)
+    fingerprint_path = data_dir / FINGERPRINT_FILE
+    if not fingerprint_path.exists():  # also for a key made before fingerprints were recorded
+        public = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        fingerprint_path.write_text(key_fingerprint(public) + "\n", encoding="ascii")
     return key
 
 
