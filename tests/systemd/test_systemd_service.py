@@ -14,7 +14,9 @@ SYSTEMD_DIR = Path(__file__).resolve().parents[2] / "systemd"
 UNIT = SYSTEMD_DIR / "packing-station.service"
 INSTALL = SYSTEMD_DIR / "install"
 CHECKOUT = SYSTEMD_DIR.parent
-GROUPS = ("dialout", "video", "input", "lp")
+GROUPS = ("dialout", "video", "lp")
+# Reads every keyboard on the machine: scanners get group station from the udev rules instead.
+REVOKED_GROUPS = ("input",)
 
 
 def unit_entries(text: str) -> list[tuple[str, str, str]]:
@@ -72,6 +74,7 @@ def test_the_unit_runs_the_station_as_designed() -> None:
     assert one("User") == "station"
     assert one("Group") == "station"
     assert set(one("SupplementaryGroups").split()) == set(GROUPS)
+    assert not set(one("SupplementaryGroups").split()) & set(REVOKED_GROUPS)
     assert one("Restart") == "on-failure"
     assert values(entries, "Service", "RemainAfterExit") == []  # with Restart=, a crash would stay "active"
     assert one("StateDirectory") == "packing-station"
@@ -83,26 +86,41 @@ def test_the_unit_runs_the_station_as_designed() -> None:
     assert one("CapabilityBoundingSet") == ""
     for key in ("PrivateDevices", "DevicePolicy", "DeviceAllow", "DynamicUser", "PrivateUsers"):
         assert values(entries, "Service", key) == [], key
+    # ProtectClock= also refuses the read-only adjtimex() behind clock_synced; ProcSubset=pid hides the boot id.
+    for key in ("ProtectClock", "ProcSubset"):
+        assert values(entries, "Service", key) == [], key
+    assert one("MemoryDenyWriteExecute") == "yes"
+    assert one("ProtectProc") == "invisible"
+    assert one("RemoveIPC") == "yes"
+    assert one("UMask") == "0077"
+    assert one("SystemCallErrorNumber") == "EPERM"  # a refused call fails; it does not kill the bench
+    assert values(entries, "Service", "SystemCallFilter")[0] == "@system-service"
+    assert set(one("RestrictAddressFamilies").split()) == {"AF_UNIX", "AF_INET", "AF_INET6"}
     assert values(entries, "Install", "WantedBy") == ["multi-user.target"]
 
 
-def _fake_bin(tmp_path: Path, existing: set[str]) -> Path:
-    """A `getent` that knows only the users and groups in `existing`, ahead of the real one on PATH."""
+def _fake_bin(tmp_path: Path, existing: set[str], members: dict[str, str]) -> Path:
+    """A `getent` that knows only the users and groups in `existing`, ahead of the real one on PATH; a group
+    in `members` is printed as a group(5) line with that member list."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     getent = bin_dir / "getent"
     names = " ".join(sorted(existing)) or "-"
-    getent.write_text(f'#!/bin/sh\nfor n in {names}; do [ "$2" = "$n" ] && exit 0; done\nexit 2\n')
+    lines = "".join(f'[ "$2" = "{group}" ] && echo "{group}:x:999:{who}"\n' for group, who in members.items())
+    getent.write_text(f'#!/bin/sh\nfor n in {names}; do\n[ "$2" = "$n" ] || continue\n{lines}exit 0\ndone\nexit 2\n')
     getent.chmod(0o755)
     return bin_dir
 
 
-def dry_run(tmp_path: Path, existing: set[str], *args: str) -> subprocess.CompletedProcess[str]:
+def dry_run(
+    tmp_path: Path, existing: set[str], *args: str, members: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     sh = shutil.which("sh")
     assert sh is not None
     root = tmp_path / "root"
     root.mkdir(exist_ok=True)
-    env = {**os.environ, "PATH": f"{_fake_bin(tmp_path, existing)}:{os.environ['PATH']}", "DESTDIR": str(root)}
+    fake = _fake_bin(tmp_path, existing, members or {})
+    env = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}", "DESTDIR": str(root)}
     return subprocess.run([sh, str(INSTALL), "--dry-run", *args], capture_output=True, text=True, check=False, env=env)
 
 
@@ -158,6 +176,24 @@ def test_dry_run_on_an_installed_machine_keeps_what_is_there(tmp_path: Path) -> 
     assert "up to date" in result.stdout
     assert [c for c in ran if c.startswith("usermod")] == [f"usermod --append --groups {g} station" for g in GROUPS]
     assert ran[-1] == "systemctl daemon-reload"
+
+
+def test_an_older_install_loses_group_input(tmp_path: Path) -> None:
+    # systemd gives the service the user's own groups too: membership of input from an older install would
+    # still let it read every keyboard, whatever SupplementaryGroups= says.
+    existing = {"station", "input", *GROUPS}
+    result = dry_run(tmp_path, existing, members={"input": "pi,station", "video": "station"})
+    assert result.returncode == 0, result.stderr
+    ran = commands(result.stdout)
+    assert [c for c in ran if c.startswith("gpasswd")] == ["gpasswd --delete station input"]
+    assert not [c for c in ran if "--groups input" in c]
+
+
+def test_group_input_is_left_alone_when_station_is_not_in_it(tmp_path: Path) -> None:
+    # "stationx" is another user: only the exact name counts.
+    result = dry_run(tmp_path, {"station", "input", *GROUPS}, members={"input": "pi,stationx"})
+    assert result.returncode == 0, result.stderr
+    assert not [c for c in commands(result.stdout) if c.startswith("gpasswd")]
 
 
 def test_an_unknown_option_is_refused(tmp_path: Path) -> None:

@@ -244,9 +244,78 @@ def test_an_unlisted_keyboard_is_left_alone() -> None:
     assert device.group == "root"
 
 
-def test_shipped_rules_touch_no_scanner_until_a_site_lists_it() -> None:
-    device = evaluate(rules_of("70-packing-station-scanners.rules"), Device("input", "event5", SCANNER_KBD))
+# What 60-input-id.rules (input_id builtin) sets on a keyboard's event node before these rules run.
+KEYBOARD_ENV = {"ID_INPUT": "1", "ID_INPUT_KEY": "1", "ID_INPUT_KEYBOARD": "1"}
+SCANNER_VENDORS = ["05e0", "0c2e", "0536", "05f9", "065a", "1eab"]
+# Ordinary keyboards: Logitech, Dell, Microsoft, Lenovo, Cherry, Holtek (the Raspberry Pi keyboard's chip).
+KEYBOARDS = ["046d:c31c", "413c:2113", "045e:0750", "17ef:6047", "046a:0011", "04d9:0007"]
+GENERIC_SCANNER = {"idVendor": "1a86", "idProduct": "e026"}  # a no-name scanner on a generic chip id
+
+
+def keyboard_node(ids: dict[str, str], kernel: str = "event3") -> Device:
+    return Device("input", kernel, dict(ids), env=dict(KEYBOARD_ENV))
+
+
+def test_shipped_rules_touch_no_other_vendors_scanner_until_a_site_lists_it() -> None:
+    device = evaluate(rules_of("70-packing-station-scanners.rules"), keyboard_node(GENERIC_SCANNER))
     assert "LIBINPUT_IGNORE_DEVICE" not in device.env
+    assert (device.group, device.mode) == ("root", "0600")
+
+
+@pytest.mark.parametrize("vendor", SCANNER_VENDORS)
+def test_a_scanner_vendors_keyboard_wedge_is_the_stations_without_site_edits(vendor: str) -> None:
+    device = evaluate(rules_of("70-packing-station-scanners.rules"), keyboard_node({"idVendor": vendor}))
+    assert (device.group, device.mode) == ("station", "0660")
+    assert device.env["LIBINPUT_IGNORE_DEVICE"] == "1"
+    assert "packing_station_scanner" in device.tags
+
+
+@pytest.mark.parametrize("ids", KEYBOARDS)
+@pytest.mark.parametrize("enable_examples", [False, True], ids=["shipped", "site-lines-on"])
+def test_an_ordinary_keyboard_is_never_given_to_the_station(ids: str, enable_examples: bool) -> None:
+    # The service is not in group input any more: a keyboard these rules do not list stays unreadable to it.
+    vendor, product = ids.split(":")
+    device = evaluate(
+        rules_of("70-packing-station-scanners.rules", enable_examples=enable_examples),
+        keyboard_node({"idVendor": vendor, "idProduct": product}),
+    )
+    assert device.group == "root"
+    assert "LIBINPUT_IGNORE_DEVICE" not in device.env
+    assert "PACKING_STATION_SCANNER" not in device.env
+    assert device.tags == set()
+
+
+def test_a_scanner_vendors_node_that_is_not_a_keyboard_is_left_alone() -> None:
+    # e.g. a pointer or a HID-POS node of the same scanner: the station reads key events only.
+    device = evaluate(
+        rules_of("70-packing-station-scanners.rules"),
+        Device("input", "event7", {"idVendor": "05e0", "idProduct": "1200"}, env={"ID_INPUT_MOUSE": "1"}),
+    )
+    assert device.group == "root"
+    assert "LIBINPUT_IGNORE_DEVICE" not in device.env
+
+
+def test_a_scanner_vendors_serial_port_is_the_stations_without_site_edits() -> None:
+    device = evaluate(
+        rules_of("70-packing-station-scanners.rules"),
+        Device("tty", "ttyACM2", {"idVendor": "05f9", "idProduct": "4204"}),
+    )
+    assert (device.group, device.mode) == ("station", "0660")
+    assert device.env["ID_MM_DEVICE_IGNORE"] == "1"
+
+
+def test_a_site_line_adds_a_scanner_of_another_vendor() -> None:
+    # Step 2 of the header for the no-name scanner: one line in the SITE section.
+    text = (RULES_DIR / "70-packing-station-scanners.rules").read_text(encoding="utf-8")
+    site = (
+        'SUBSYSTEM=="input", ATTRS{idVendor}=="1a86", ATTRS{idProduct}=="e026", ENV{PACKING_STATION_SCANNER}="keyboard"'
+    )
+    marker = "# ---- SITE: serial scanners"
+    assert marker in text
+    text = text.replace(marker, site + "\n\n" + marker)
+    device = evaluate(parse(text), keyboard_node(GENERIC_SCANNER))
+    assert (device.group, device.mode) == ("station", "0660")
+    assert device.env["LIBINPUT_IGNORE_DEVICE"] == "1"
 
 
 def test_a_listed_serial_scanner_gets_the_group_and_modemmanager_keeps_off() -> None:
