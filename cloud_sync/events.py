@@ -452,9 +452,17 @@ class TokenRevoked(TypedDict):
 
 
 class UserEvent(TypedDict):
-    """`user.added` / `user.password_changed`: a supervisor account."""
+    """`user.added` / `user.password_changed` / `user.enabled`: a supervisor account."""
 
     username: str
+
+
+class UserAccessEnded(TypedDict):
+    """`user.disabled` / `user.deleted`: a supervisor account that can no longer log in, and how many of its
+    unexpired sessions were ended with it."""
+
+    username: str
+    sessions_ended: int
 
 
 class ConfigChanged(TypedDict):
@@ -504,6 +512,9 @@ EVENT_DATA: Mapping[str, type] = {
     "token.revoked": TokenRevoked,
     "user.added": UserEvent,
     "user.password_changed": UserEvent,
+    "user.disabled": UserAccessEnded,
+    "user.enabled": UserEvent,
+    "user.deleted": UserAccessEnded,
     "user.logged_in": NoData,
     "config.changed": ConfigChanged,
 }

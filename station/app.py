@@ -33,6 +33,7 @@ from station.alerts.monitor import AlertMonitor
 from station.api.context import ApiContext
 from station.api.queue_watch import ChangeSignal, QueueWatch
 from station.api.server import create_api, listen
+from station.api.tls import ServerTls, load_tls, log_certificate
 from station.config import Settings
 from station.devices.indicators import FanOutIndicator, LogIndicator
 from station.events import SYSTEM, Actor
@@ -41,6 +42,7 @@ from station.printing import PrintWorker, reprint_in
 from station.priority.prioritizer import reevaluate_open_orders
 from station.store import Store
 from station.video import VideoService
+from station.video.key_file import recorded_fingerprint
 from station.workflow import BenchDevices, BenchWorkflow
 
 if TYPE_CHECKING:
@@ -139,6 +141,7 @@ class Station:
             station_id=settings.station.station_id,
             boot_id=store.boot_id,
             versions={"station": station_version()},
+            evidence_key=recorded_fingerprint(settings.station.data_dir),
         )
         store.subscribe(self.sync.notify)
         self.sync_runner = SyncRunner(self.sync)  # its own thread: ack commits never stall the API loop
@@ -421,22 +424,29 @@ def serve(
     listeners: list[socket.socket] | None = None,
     *,
     recover_empty_db: bool = False,
+    tls: ServerTls | None = None,
 ) -> None:
     """Run the station until SIGTERM/SIGINT, on `listeners` (from `listen`) or on the configured address.
 
     The address is claimed before the station is built, so a port that is taken raises `ListenError` before the
-    database or any device is opened. The caller holds the data directory (`exclusive_data_dir`).
+    database or any device is opened. The caller holds the data directory (`exclusive_data_dir`). With
+    `[api] tls_cert` and `tls_key`, HTTPS is served: `tls` is them as `load_tls` checked them (`station run`
+    does so before anything starts); without it they are checked here, first (`TlsError`).
     """
+    tls = tls or load_tls(settings.api)
     listeners = listen(settings.api.host, settings.api.port) if listeners is None else listeners
     try:
-        _serve_on(settings, station or Station.build(settings, recover_empty_db=recover_empty_db), listeners)
+        _serve_on(settings, station or Station.build(settings, recover_empty_db=recover_empty_db), listeners, tls)
     finally:
         for sock in listeners:  # uvicorn closes them when it shuts down; this covers a failure before it starts
             sock.close()
 
 
-def _serve_on(settings: Settings, station: Station, listeners: list[socket.socket]) -> None:
-    """Hand the station's API and the listening sockets to uvicorn; return after a graceful shutdown."""
+def _serve_on(
+    settings: Settings, station: Station, listeners: list[socket.socket], tls: ServerTls | None = None
+) -> None:
+    """Hand the station's API and the listening sockets to uvicorn (HTTPS on them with `tls`); return after a
+    graceful shutdown."""
     config = uvicorn.Config(
         station.api,
         host=settings.api.host,
@@ -449,8 +459,14 @@ def _serve_on(settings: Settings, station: Station, listeners: list[socket.socke
         # reverse proxies may say who the client is (`[api] trusted_proxies`, station/api/client_address.py).
         proxy_headers=bool(settings.api.trusted_proxies),
         forwarded_allow_ips=[str(p) for p in settings.api.trusted_proxies] or None,
+        # Our context (checked at start, TLS 1.2 pinned rather than left to the defaults); uvicorn wraps every
+        # claimed socket with it (`loop.create_server(sock=..., ssl=config.ssl)`).
+        ssl_context_factory=(lambda _config, _default: tls.context) if tls is not None else None,
     )
-    logger.info("serving the API on http://%s:%s (docs at /docs)", settings.api.host, settings.api.port)
+    scheme = "https" if tls is not None else "http"
+    logger.info("serving the API on %s://%s:%s (docs at /docs)", scheme, settings.api.host, settings.api.port)
+    if tls is not None:
+        log_certificate(tls)
     # uvicorn re-raises SIGTERM/SIGINT once it has shut down gracefully; exit 0 then, as systemd expects.
     signal.signal(signal.SIGTERM, _exit_cleanly)
     _StationServer(config, station).run(sockets=listeners)

@@ -16,12 +16,27 @@ import socket
 import sys
 import tempfile
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
 from drivers.urls import redact_text
-from station.auth import ApiRole, AuthError, add_user, create_token, list_tokens, revoke_token, set_password
+from station.auth import (
+    ApiRole,
+    AuthError,
+    add_user,
+    create_token,
+    delete_user,
+    disable_user,
+    enable_user,
+    list_tokens,
+    list_users,
+    parse_expiry,
+    revoke_token,
+    set_password,
+)
 from station.cli_evidence import add_evidence_verbs
+from station.cli_tls import add_tls_verbs
 from station.config import ConfigError, Settings, load_settings, render_example
 from station.doctor import diagnose, write_report
 from station.events import Actor, Envelope, verify_chain
@@ -56,11 +71,17 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     prints nothing, so a port in use is still the first and only line when the port is the problem.
     """
     from station.api.server import ListenError  # noqa: PLC0415 - lazy: only verbs that serve load the web stack
+    from station.api.tls import TlsError, load_tls  # noqa: PLC0415
     from station.app import serve  # noqa: PLC0415
 
     try:
+        tls = load_tls(settings.api)  # an unusable certificate or key is refused before anything starts
+    except TlsError as err:
+        print(f"station: {err}", file=sys.stderr)
+        return EXIT_BAD_USAGE
+    try:
         with exclusive_data_dir(settings.station.data_dir):
-            serve(settings, recover_empty_db=args.recover_empty_db)
+            serve(settings, recover_empty_db=args.recover_empty_db, tls=tls)
     except DataDirInUseError as err:
         return _in_use(err)
     except ListenError as err:
@@ -178,34 +199,47 @@ def _add_listen_flags(parser: argparse.ArgumentParser, data_help: str) -> None:
     )
 
 
+def _local_time(ms: int) -> str:
+    # The station's local time with its offset, to the minute: what a person compares with the clock on the wall.
+    return datetime.fromtimestamp(ms / 1000).astimezone().isoformat(sep=" ", timespec="minutes")
+
+
 def cmd_token_create(settings: Settings, args: argparse.Namespace) -> int:
-    """Create an API token and print it once."""
+    """Create an API token and print it once (with its expiry, if `--expires` gave one)."""
     store = _open_store(settings)
     try:
+        # Parsed against the store's clock, the one `verify_token` checks the expiry with.
+        expires = None if args.expires is None else parse_expiry(args.expires, store.wall_ms())
         name = args.name or (f"bench-{args.bench}" if args.bench else args.role)
-        token_id, secret = create_token(store, ApiRole(args.role), name, CLI_ACTOR, args.bench)
+        token_id, secret = create_token(store, ApiRole(args.role), name, CLI_ACTOR, args.bench, expires)
     finally:
         store.close()
     print(f"token id: {token_id}")
     print(f"role:     {args.role}" + (f" (bench {args.bench})" if args.bench else ""))
+    print(f"expires:  {'never' if expires is None else _local_time(expires)}")
     print(f"token:    {secret}")
     print("Store it now: it is shown only once. Use it as `Authorization: Bearer <token>`.")
     return 0
 
 
 def cmd_token_list(settings: Settings, _: argparse.Namespace) -> int:
-    """List tokens (never their secrets)."""
+    """List tokens (never their secrets): state (active, expired or revoked) and expiry."""
     store = _open_store(settings)
     try:
         tokens = list_tokens(store)
+        now = store.wall_ms()
     finally:
         store.close()
     if not tokens:
         print("no tokens; make one with: station token create --role bench --bench B01")
     for t in tokens:
-        state = "revoked" if t.revoked_at_ms else "active"
+        state = t.state(now)
+        if t.expires_at_ms is None:
+            expiry = "no expiry"
+        else:
+            expiry = f"{'expired' if t.expires_at_ms <= now else 'expires'} {_local_time(t.expires_at_ms)}"
         bench = f" bench={t.bench_id}" if t.bench_id else ""
-        print(f"{t.token_id}  {t.role.value:<10} {state:<8} {t.name}{bench}")
+        print(f"{t.token_id}  {t.role.value:<10} {state:<8} {expiry:<30} {t.name}{bench}")
     return 0
 
 
@@ -250,6 +284,60 @@ def cmd_user_passwd(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         store.close()
     print(f"password of {args.username} changed; their sessions were ended")
+    return 0
+
+
+def cmd_user_list(settings: Settings, _: argparse.Namespace) -> int:
+    """List supervisor logins: who is disabled (and since when) and how many sessions each has open."""
+    store = _open_store(settings)
+    try:
+        users = list_users(store)
+    finally:
+        store.close()
+    if not users:
+        print("no users; add one with: station user add NAME")
+    for u in users:
+        state = "active"
+        if u.disabled:
+            state = "disabled" + ("" if u.disabled_at_ms is None else f" since {_local_time(u.disabled_at_ms)}")
+        print(f"{u.username:<20} {state:<38} sessions={u.open_sessions}")
+    return 0
+
+
+def _sessions(n: int) -> str:
+    return f"{n} open session{'' if n == 1 else 's'}"
+
+
+def cmd_user_disable(settings: Settings, args: argparse.Namespace) -> int:
+    """Disable a supervisor login: no more logins, and their open sessions end at once."""
+    store = _open_store(settings)
+    try:
+        ended = disable_user(store, args.username, CLI_ACTOR)
+    finally:
+        store.close()
+    print(f"user {args.username} disabled; {_sessions(ended)} ended")
+    return 0
+
+
+def cmd_user_enable(settings: Settings, args: argparse.Namespace) -> int:
+    """Let a disabled supervisor log in again (with their old password)."""
+    store = _open_store(settings)
+    try:
+        enable_user(store, args.username, CLI_ACTOR)
+    finally:
+        store.close()
+    print(f"user {args.username} enabled; they log in again with their password")
+    return 0
+
+
+def cmd_user_delete(settings: Settings, args: argparse.Namespace) -> int:
+    """Delete a supervisor login (their events stay in the log); their open sessions end at once."""
+    store = _open_store(settings)
+    try:
+        ended = delete_user(store, args.username, CLI_ACTOR)
+    finally:
+        store.close()
+    print(f"user {args.username} deleted; {_sessions(ended)} ended")
     return 0
 
 
@@ -396,7 +484,7 @@ def cmd_config_check(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one flat list of every verb reads best
     """The argument parser (exposed for tests and docs)."""
     parser = argparse.ArgumentParser(
         prog="station",
@@ -461,6 +549,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create.add_argument("--bench", help="the bench a bench token may post scans for")
     create.add_argument("--name", help="a label, e.g. pda-07")
+    create.add_argument(
+        "--expires",
+        metavar="WHEN",
+        help="when the token stops working: 90d, 12h, or an ISO date or date-time such as 2026-12-31 or "
+        "2026-12-31T18:00 (local time unless it names its offset; a date alone is the start of that day); "
+        "default: never",
+    )
     verb("list", cmd_token_list, "list tokens", token)
     revoke = verb("revoke", cmd_token_revoke, "revoke a token at once", token)
     revoke.add_argument("token_id", help="the token id shown by `station token create` or `station token list`")
@@ -475,6 +570,13 @@ def build_parser() -> argparse.ArgumentParser:
         p = verb(name, func, help_, user)
         p.add_argument("username", help="the supervisor's login name")
         p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    for name, func, help_ in (
+        ("disable", cmd_user_disable, "stop a supervisor logging in; their open sessions end at once"),
+        ("enable", cmd_user_enable, "let a disabled supervisor log in again"),
+        ("delete", cmd_user_delete, "delete a supervisor login; their open sessions end at once"),
+    ):
+        verb(name, func, help_, user).add_argument("username", help="the supervisor's login name")
+    verb("list", cmd_user_list, "list supervisor logins and who is disabled", user)
 
     operator = verbs.add_parser("operator", help="badges").add_subparsers(
         dest="op_verb", required=True, metavar="ACTION"
@@ -508,6 +610,7 @@ def build_parser() -> argparse.ArgumentParser:
     verb("example", cmd_config_example, "print the documented example station.toml", config)
     verb("check", cmd_config_check, "validate the configuration and print the effective values", config)
     add_evidence_verbs(verbs, common)
+    add_tls_verbs(verbs, common)
     return parser
 
 

@@ -44,8 +44,14 @@ class ApiContext:
     video: VideoService | None = None  # None: no camera configured
     version: str = "0.0.0"
     health_parts: dict[str, HealthSource] = field(default_factory=dict)  # see `register_health`
-    cookie_secure: bool = False
+    cookie_secure: bool = False  # `[api] cookie_secure`; always True when the station serves HTTPS itself
     token_cache: dict[str, tuple[Principal, float, RevocationMark]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Over the station's own HTTPS a cookie without Secure would still be sent by the browser to a plain-HTTP
+        # address of the same host (an attacker on the LAN need only redirect one request there).
+        if self.settings.api.https:
+            self.cookie_secure = True
 
     def register_health(self, name: str, source: HealthSource) -> None:
         """Show `source`'s health as `parts[name]` of `/health`; one that is not ok makes the station degraded."""

@@ -19,6 +19,10 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 API_MESSAGES: dict[str, tuple[str, str]] = {
     "unauthenticated": ("需要登录或有效的令牌", "Credentials required: a bearer token or a supervisor login"),
+    "token_expired": (
+        "此令牌已过期，请用 station token create 创建新令牌",
+        "This token has expired; make a new one with `station token create`",
+    ),
     "forbidden": ("当前角色无权执行此操作", "Your role may not do this"),
     "wrong_bench": ("此令牌只能用于其所属工位", "This token may only post scans for its own bench"),
     "not_found": ("未找到", "Not found"),

@@ -26,11 +26,12 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 
 from station.api.context import ApiContext
 from station.api.problems import ApiProblem
-from station.auth import ApiRole, Principal, revocation_mark, verify_session, verify_token
+from station.auth import ApiRole, Principal, TokenExpired, revocation_mark, verify_session, verify_token
 
 SESSION_COOKIE = "station_session"
 TOKEN_CACHE_S = 2.0
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_EXPIRED_CHALLENGE = 'Bearer realm="packing-station", error="invalid_token", error_description="token expired"'
 
 # auto_error=False: these only document the credentials (and hand them to Swagger UI); `require` decides.
 bearer_scheme = HTTPBearer(
@@ -67,9 +68,12 @@ async def identify(request: Request) -> Principal | None:
         mark = revocation_mark(ctx.store.path)  # read before verifying: a later revocation changes it
         hit = ctx.token_cache.get(key)
         now = time.monotonic()
-        if hit is not None and hit[1] > now and hit[2] == mark:
+        if hit is not None and hit[1] > now and hit[2] == mark and not hit[0].expired(ctx.store.wall_ms()):
             return hit[0]
-        principal = await ctx.db(verify_token, ctx.store, secret.strip())
+        try:
+            principal = await ctx.db(verify_token, ctx.store, secret.strip())
+        except TokenExpired:
+            raise ApiProblem(401, "token_expired", headers={"WWW-Authenticate": _EXPIRED_CHALLENGE}) from None
         if principal is not None:
             if len(ctx.token_cache) > 1000:
                 ctx.token_cache.clear()

@@ -27,6 +27,7 @@ from station.api.routes_queue import router as queue_router
 from station.api.routes_scans import router as scans_router
 from station.api.routes_search import router as search_router
 from station.api.routes_video import router as video_router
+from station.api.tls import StrictTransportSecurity
 from station.web import STATIC_DIR
 from station.web import router as pages_router
 
@@ -89,6 +90,10 @@ def create_api(ctx: ApiContext) -> FastAPI:
             time.perf_counter() - started
         )
         return response
+
+    if ctx.settings.api.https:
+        # Added last, so outermost: every answer carries it, the 500s made by `observe` and the static files too.
+        app.add_middleware(StrictTransportSecurity)
 
     app.include_router(scans_router)
     app.include_router(orders_router)

@@ -306,7 +306,6 @@ class PrintWorker:
             latest = latest_shipping_job(repo.db, order.order_id)
         return label_preview_png(order, self.labels, latest.zpl if latest is not None else None)
 
-
     def printed_label_png(self, order_id: str) -> bytes | None:
         """The label last printed for the order (one no change of the order voided) as PNG, for its evidence
         bundle; None when none was printed or it cannot be drawn here. Blocking: run it in an executor."""

@@ -347,6 +347,13 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX label_voids_by_order ON label_voids(order_id, through_job_no);
     CREATE INDEX label_voids_by_waybill ON label_voids(waybill_no);
     """,
+    # 13: accounts. A token may expire (`station token create --expires`); null is never, so every token made
+    # before keeps working. A user disabled by `station user disable` records when; `disabled` (from migration 2)
+    # stays the flag that logins and sessions check, so no query that guards access changes meaning here.
+    """
+    ALTER TABLE api_tokens ADD COLUMN expires_at_ms INTEGER;
+    ALTER TABLE users ADD COLUMN disabled_at_ms INTEGER;
+    """,
 )
 
 

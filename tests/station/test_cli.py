@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from benchkit import SAMPLE_ORDER
 
-from station.cli import build_parser, main
+from station.auth import ApiRole, check_password, create_token, open_session
+from station.cli import CLI_ACTOR, build_parser, main
 from station.demo.runner import expected_refusals
 from station.store import Store
 
@@ -51,6 +52,76 @@ def test_token_create_list_revoke(data: Path, capsys: pytest.CaptureFixture[str]
     code, out = run(capsys, "token", "revoke", token_id)
     assert code == 2
     assert "no active token" in out
+
+
+def test_token_expiry_is_shown_at_creation_and_in_the_list(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(capsys, "token", "create", "--role", "pda", "--name", "pda-07", "--expires", "90d")
+    assert code == 0
+    assert "expires:  20" in out  # a local date and time
+    code, out = run(capsys, "token", "create", "--role", "hub", "--expires", "2099-01-01T00:00+08:00")
+    hub_id = out.split("token id: ")[1].split()[0]
+    assert "expires:  2099-01-01 " in out or "expires:  2098-12-31 " in out  # the moment, in local time
+    code, out = run(capsys, "token", "create", "--role", "supervisor", "--name", "forever")
+    assert "expires:  never" in out
+    store = Store.open(data / "station.db")  # a token already past its expiry, as only the store function can make
+    try:
+        old_id, _ = create_token(store, ApiRole.PDA, "pda-old", CLI_ACTOR, expires_at_ms=store.wall_ms() - 1)
+    finally:
+        store.close()
+    listing = dict(line.split("  ", 1) for line in run(capsys, "token", "list")[1].splitlines())
+    assert listing[old_id].split()[1:3] == ["expired", "expired"]  # the state, and "expired <when>"
+    assert listing[hub_id].split()[1:3] == ["active", "expires"]
+    assert "no expiry" in next(v for v in listing.values() if v.endswith("forever"))
+    assert "expires" in next(v for v in listing.values() if v.endswith("pda-07"))
+
+
+@pytest.mark.parametrize(("when", "says"), [("soon", "give days (90d)"), ("2001-01-01", "already passed")])
+def test_a_bad_expiry_is_bad_usage(data: Path, capsys: pytest.CaptureFixture[str], when: str, says: str) -> None:
+    code, out = run(capsys, "token", "create", "--role", "pda", "--expires", when)
+    assert code == 2
+    assert says in out
+    assert "no tokens" in run(capsys, "token", "list")[1]
+
+
+def test_user_disable_enable_delete_and_list(
+    data: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("zhao", "qian"):
+        monkeypatch.setattr(sys, "stdin", io.StringIO("a-good-password\n"))
+        assert run(capsys, "user", "add", name, "--password-stdin")[0] == 0
+    store = Store.open(data / "station.db")
+    try:
+        open_session(store, "zhao")
+    finally:
+        store.close()
+    assert run(capsys, "user", "disable", "zhao") == (0, "user zhao disabled; 1 open session ended\n")
+    assert run(capsys, "user", "disable", "zhao")[1] == "error: user zhao is already disabled\n"
+    users = dict(line.split(maxsplit=1) for line in run(capsys, "user", "list")[1].splitlines())
+    assert users["zhao"].startswith("disabled since 20")
+    assert users["zhao"].endswith("sessions=0")
+    assert users["qian"].split() == ["active", "sessions=0"]
+    store = Store.open(data / "station.db")
+    try:
+        assert not check_password(store, "zhao", "a-good-password")
+    finally:
+        store.close()
+    assert run(capsys, "user", "enable", "zhao")[0] == 0
+    assert run(capsys, "user", "delete", "qian") == (0, "user qian deleted; 0 open sessions ended\n")
+    assert run(capsys, "user", "delete", "qian") == (2, "error: no user qian\n")
+    assert run(capsys, "user", "enable", "nobody") == (2, "error: no user nobody\n")
+    assert run(capsys, "user", "list")[1].split() == ["zhao", "active", "sessions=0"]
+    store = Store.open(data / "station.db")
+    try:
+        assert check_password(store, "zhao", "a-good-password")
+        events = [(e["type"], e["data"]) for e in store.events_from(1) if e["type"].startswith("user.")]
+    finally:
+        store.close()
+    assert events[2:] == [
+        ("user.logged_in", {}),
+        ("user.disabled", {"username": "zhao", "sessions_ended": 1}),
+        ("user.enabled", {"username": "zhao"}),
+        ("user.deleted", {"username": "qian", "sessions_ended": 0}),
+    ]
 
 
 def test_bench_token_needs_a_bench(data: Path, capsys: pytest.CaptureFixture[str]) -> None:

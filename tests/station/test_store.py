@@ -8,6 +8,18 @@ from benchkit import HUB, order_doc
 
 from cloud_sync.chain import event_hash
 from station.alerts.ledger import active_alerts, clear_alert, raise_alert
+from station.auth import (
+    ApiRole,
+    add_user,
+    check_password,
+    create_token,
+    disable_user,
+    list_tokens,
+    list_users,
+    open_session,
+    verify_session,
+    verify_token,
+)
 from station.events import SYSTEM, EventType, NewEvent, verify_chain
 from station.orders.intake import intake_order
 from station.orders.model import Bench, Order, OrderNumber, Status
@@ -21,12 +33,14 @@ _PRINT_ALERTS_TABLE = (
     "CREATE TABLE print_alerts (alert TEXT NOT NULL, subject TEXT NOT NULL, order_id TEXT, "
     "raised_seq INTEGER NOT NULL, PRIMARY KEY (alert, subject));"
 )
-# Undoes migrations 11 (the order-number indexes) and 12 (put-backs, label voids), so that a test can put a
+# Undoes migration 13 (token expiry, when a user was disabled), so that a test can put a file back to schema 12.
+_WITHOUT_ACCOUNTS = "ALTER TABLE api_tokens DROP COLUMN expires_at_ms; ALTER TABLE users DROP COLUMN disabled_at_ms;"
+# Undoes migrations 11 (the order-number indexes), 12 (put-backs, label voids) and 13, so that a test can put a
 # file back to an older schema.
 _WITHOUT_ORDER_NUMBERS = (
     "DROP TABLE put_backs; DROP TABLE label_voids;"
     "DROP INDEX orders_by_channel_order_no; DROP INDEX order_lines_by_sku; DROP INDEX verified_units_by_unit;"
-    "ALTER TABLE orders DROP COLUMN channel_order_no;"
+    "ALTER TABLE orders DROP COLUMN channel_order_no;" + _WITHOUT_ACCOUNTS
 )
 
 
@@ -452,3 +466,35 @@ def test_schema_10_orders_get_their_channel_order_number(tmp_path: Path) -> None
     ).fetchall()
     assert "orders_by_channel_order_no" in str(plan)
     upgraded.close()
+
+
+def test_schema_12_tokens_and_users_keep_working(tmp_path: Path) -> None:
+    """Upgrading to 13 keeps every token valid (none expires) and every user and session as it was; the new
+    columns then take expiries and disables."""
+    path = tmp_path / "station.db"
+    store = Store.open(path)
+    _, secret = create_token(store, ApiRole.BENCH, "bench-B01", SYSTEM, "B01")
+    add_user(store, "zhao", "correct horse battery", SYSTEM)
+    session = open_session(store, "zhao")
+    store.close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.executescript(f"{_WITHOUT_ACCOUNTS} PRAGMA user_version = 12;")
+    conn.close()
+    upgraded = Store.open(path)
+    try:
+        assert upgraded.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 13
+        principal = verify_token(upgraded, secret)
+        assert principal is not None
+        assert (principal.bench_id, principal.expires_at_ms) == ("B01", None)
+        assert [t.state(upgraded.wall_ms()) for t in list_tokens(upgraded)] == ["active"]
+        assert check_password(upgraded, "zhao", "correct horse battery")
+        assert verify_session(upgraded, session) is not None
+        [user] = list_users(upgraded)
+        assert (user.disabled, user.disabled_at_ms, user.open_sessions) == (False, None, 1)
+        _, expiring = create_token(upgraded, ApiRole.PDA, "pda", SYSTEM, expires_at_ms=upgraded.wall_ms() + 60_000)
+        assert verify_token(upgraded, expiring) is not None
+        disable_user(upgraded, "zhao", SYSTEM)
+        assert verify_session(upgraded, session) is None
+        assert list_users(upgraded)[0].disabled_at_ms is not None
+    finally:
+        upgraded.close()
