@@ -1,11 +1,13 @@
 """A wired station (real store in a temp dir, no scanners) behind FastAPI's TestClient, with one token per role."""
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from apikit import ADMIN, ORDER, PASSWORD, Api
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, sync_playwright
 
 from station.app import Station
 from station.auth import ApiRole, add_user, create_token, revoke_token
@@ -32,3 +34,14 @@ def api(tmp_path: Path) -> Iterator[Api]:
     intake_order(store, ORDER, ADMIN)
     with TestClient(station.api) as client:
         yield Api(client, station, tokens)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's chromium through Playwright (`executable_path`), one per test module that asks for it."""
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is missing: run scripts/bootstrap --dev"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        yield browser
+        browser.close()

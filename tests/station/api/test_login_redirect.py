@@ -4,14 +4,13 @@ a prefix test on the text lets them through. The rule lives in station/web/stati
 redirects nowhere), so only a browser can check it."""
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from apikit import PASSWORD
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from videokit import VideoStation, served_video_station
 
 ELSEWHERE = [
@@ -28,16 +27,6 @@ ELSEWHERE = [
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[VideoStation, str]]:
     yield from served_video_station(tmp_path, "")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    chromium = shutil.which("chromium")
-    assert chromium, "Debian's chromium is missing: run scripts/bootstrap --dev"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -3,13 +3,12 @@ simulated camera: login, the order review page (clip playing and seeking to each
 evidence link; hold, release and cancel through the reason dialog, and a version conflict), the dashboard (the
 queue in any status, finding an order by any of its numbers), and the language toggle."""
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from apikit import ADMIN, ORDER, PASSWORD
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 from videokit import CAMERA, VideoStation, pack_and_label, served_video_station, wait
 
 from station.orders.intake import intake_order
@@ -20,16 +19,6 @@ ORDER_ID = str(ORDER["order_id"])
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[VideoStation, str]]:
     yield from served_video_station(tmp_path, CAMERA)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    chromium = shutil.which("chromium")
-    assert chromium, "Debian's chromium is missing: run scripts/bootstrap --dev"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
