@@ -15,7 +15,8 @@ import logging
 import socket
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TextIO
@@ -60,6 +61,16 @@ class FlagError(Exception):
 
 def _open_store(settings: Settings) -> Store:
     return Store.open(settings.station.database_path)  # makes the data directory, or says why it cannot
+
+
+@contextmanager
+def _opened(settings: Settings) -> Iterator[Store]:
+    """The station's database for one command, closed after it whatever happens."""
+    store = _open_store(settings)
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
@@ -206,14 +217,11 @@ def _local_time(ms: int) -> str:
 
 def cmd_token_create(settings: Settings, args: argparse.Namespace) -> int:
     """Create an API token and print it once (with its expiry, if `--expires` gave one)."""
-    store = _open_store(settings)
-    try:
+    with _opened(settings) as store:
         # Parsed against the store's clock, the one `verify_token` checks the expiry with.
         expires = None if args.expires is None else parse_expiry(args.expires, store.wall_ms())
         name = args.name or (f"bench-{args.bench}" if args.bench else args.role)
         token_id, secret = create_token(store, ApiRole(args.role), name, CLI_ACTOR, args.bench, expires)
-    finally:
-        store.close()
     print(f"token id: {token_id}")
     print(f"role:     {args.role}" + (f" (bench {args.bench})" if args.bench else ""))
     print(f"expires:  {'never' if expires is None else _local_time(expires)}")
@@ -224,12 +232,9 @@ def cmd_token_create(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_token_list(settings: Settings, _: argparse.Namespace) -> int:
     """List tokens (never their secrets): state (active, expired or revoked) and expiry."""
-    store = _open_store(settings)
-    try:
+    with _opened(settings) as store:
         tokens = list_tokens(store)
         now = store.wall_ms()
-    finally:
-        store.close()
     if not tokens:
         print("no tokens; make one with: station token create --role bench --bench B01")
     for t in tokens:
@@ -245,11 +250,8 @@ def cmd_token_list(settings: Settings, _: argparse.Namespace) -> int:
 
 def cmd_token_revoke(settings: Settings, args: argparse.Namespace) -> int:
     """Revoke a token."""
-    store = _open_store(settings)
-    try:
+    with _opened(settings) as store:
         revoke_token(store, args.token_id, CLI_ACTOR)
-    finally:
-        store.close()
     print(f"revoked {args.token_id}")
     return 0
 
@@ -266,11 +268,8 @@ def _read_password(args: argparse.Namespace, stdin: TextIO) -> str:
 def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
     """Add a supervisor login."""
     password = _read_password(args, sys.stdin)
-    store = _open_store(settings)
-    try:
+    with _opened(settings) as store:
         add_user(store, args.username, password, CLI_ACTOR)
-    finally:
-        store.close()
     print(f"user {args.username} added (supervisor)")
     return 0
 
@@ -278,22 +277,16 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_user_passwd(settings: Settings, args: argparse.Namespace) -> int:
     """Change a supervisor's password."""
     password = _read_password(args, sys.stdin)
-    store = _open_store(settings)
-    try:
+    with _opened(settings) as store:
         set_password(store, args.username, password, CLI_ACTOR)
-    finally:
-        store.close()
     print(f"password of {args.username} changed; their sessions were ended")
     return 0
 
 
 def cmd_user_list(settings: Settings, _: argparse.Namespace) -> int:
     """List supervisor logins: who is disabled (and since when) and how many sessions each has open."""
-    store = _open_store(settings)
-    try:
+    with _opened(settings) as store:
         users = list_users(store)
-    finally:
-        store.close()
     if not users:
         print("no users; add one with: station user add NAME")
     for u in users:
@@ -310,33 +303,24 @@ def _sessions(n: int) -> str:
 
 def cmd_user_disable(settings: Settings, args: argparse.Namespace) -> int:
     """Disable a supervisor login: no more logins, and their open sessions end at once."""
-    store = _open_store(settings)
-    try:
+    with _opened(settings) as store:
         ended = disable_user(store, args.username, CLI_ACTOR)
-    finally:
-        store.close()
     print(f"user {args.username} disabled; {_sessions(ended)} ended")
     return 0
 
 
 def cmd_user_enable(settings: Settings, args: argparse.Namespace) -> int:
     """Let a disabled supervisor log in again (with their old password)."""
-    store = _open_store(settings)
-    try:
+    with _opened(settings) as store:
         enable_user(store, args.username, CLI_ACTOR)
-    finally:
-        store.close()
     print(f"user {args.username} enabled; they log in again with their password")
     return 0
 
 
 def cmd_user_delete(settings: Settings, args: argparse.Namespace) -> int:
     """Delete a supervisor login (their events stay in the log); their open sessions end at once."""
-    store = _open_store(settings)
-    try:
+    with _opened(settings) as store:
         ended = delete_user(store, args.username, CLI_ACTOR)
-    finally:
-        store.close()
     print(f"user {args.username} deleted; {_sessions(ended)} ended")
     return 0
 
@@ -389,11 +373,8 @@ def cmd_orders_import(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_orders_dispute(settings: Settings, args: argparse.Namespace) -> int:
     """Flag an order as disputed (or clear the flag): retention keeps its clip and photos meanwhile."""
-    store = _open_store(settings)
-    try:
+    with _opened(settings) as store:
         refusal = set_disputed(store, args.order_id, not args.clear, CLI_ACTOR, args.reason)
-    finally:
-        store.close()
     if refusal is not None:
         print(f"{args.order_id}: refused: {refusal}")
         return 1
