@@ -410,13 +410,18 @@ class Store:
     def anchor_head(self) -> None:
         """Record the chain head apart from the database (`station.store.anchor`): housekeeping and shutdown."""
         seq, digest = self.head()
+        head = Anchor(self.stream_epoch, seq, digest)
         recorded = read_anchor(self.path)
+        if not seq or recorded == head:
+            return  # nothing new: no write (and fsync) every housekeeping tick of a quiet bench
         if recorded is not None and recorded.stream_epoch == self.stream_epoch and recorded.seq > seq:
             # Never lower the record: the events it covers are gone, and the record is what still says so.
             logger.error("not recording head seq %d below the recorded seq %d", seq, recorded.seq)
             return
-        if seq:
-            write_anchor(self.path, Anchor(self.stream_epoch, seq, digest))
+        try:
+            write_anchor(self.path, head)
+        except OSError:  # a full disk must not stop a shutdown: the next tick or start records it
+            logger.exception("could not record the chain head at seq %d", seq)
 
     def head_problems(self) -> list[str]:
         """What the recorded chain head and the hub's watermark say is missing at the end of the stream."""

@@ -114,3 +114,24 @@ def test_the_record_is_never_lowered_and_the_station_raises_an_alert(tmp_path: P
     finally:
         station.writer.shutdown()
         station.store.close()
+
+
+def test_a_head_that_cannot_be_recorded_never_stops_the_station(tmp_path: Path) -> None:
+    """A full disk or an unwritable record (here: a directory in its place) is logged; shutdown goes on."""
+    path = tmp_path / "station.db"
+    store = _store_with_events(path, 3)
+    anchor_path(path).mkdir()
+    store.anchor_head()  # no exception
+    store.close()
+
+
+def test_a_quiet_station_does_not_rewrite_its_record(tmp_path: Path) -> None:
+    path = tmp_path / "station.db"
+    store = _store_with_events(path, 3)
+    store.anchor_head()
+    first = anchor_path(path).stat().st_mtime_ns
+    anchor_path(path).chmod(0o400)
+    store.anchor_head()  # nothing new since: no write (a write would replace the file and its mode)
+    assert anchor_path(path).stat().st_mtime_ns == first
+    assert anchor_path(path).stat().st_mode & 0o777 == 0o400
+    store.close()
